@@ -1,0 +1,1 @@
+"""feedguard service: domain model, pipeline, registries, storage, API and CLI."""

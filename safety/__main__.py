@@ -1,0 +1,5 @@
+import sys
+
+from safety.cli import main
+
+sys.exit(main())

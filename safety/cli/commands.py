@@ -1,0 +1,166 @@
+"""Implementations of the CLI sub-commands (argument parsing lives in ``safety.cli``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from policies import PolicyError, load_policy
+from safety.config import Settings
+from safety.events import Creator, VideoGenerated, export_schemas
+from safety.logs import configure_logging
+from safety.outcomes import summary, to_row
+from safety.pipeline import Pipeline
+from safety.runtime import build_runtime
+from safety.store import Database
+
+log = logging.getLogger("feedguard")
+
+
+def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
+    return Settings().with_overrides(
+        database_url=getattr(args, "database_url", None),
+        data_dir=getattr(args, "data_dir", None),
+        **extra,
+    )
+
+
+def _fail(message: str) -> int:
+    print(f"feedguard: {message}", file=sys.stderr)
+    return 2
+
+
+def worker(args: argparse.Namespace) -> int:
+    from streams import Worker, WorkerConfig, ensure_topics
+
+    configure_logging(args.log_format or "json")
+    settings = settings_from(
+        args, kafka_bootstrap=args.bootstrap_servers, group_id=args.group, media_roots=args.media_root,
+        policy_file=args.policy,
+    )
+    try:
+        runtime = build_runtime(settings)
+    except (PolicyError, ValueError) as exc:
+        return _fail(str(exc))
+    try:
+        ensure_topics(settings.kafka_bootstrap, settings.topic_partitions)
+        w = Worker(
+            WorkerConfig(
+                bootstrap=settings.kafka_bootstrap, group_id=settings.group_id,
+                session_timeout_ms=settings.session_timeout_ms, commit_every=settings.commit_every,
+                max_attempts=settings.max_attempts, idle_exit_s=args.idle_exit,
+            ),
+            runtime.moderator,
+        )
+        w.install_signal_handlers()
+        log.info("worker %s consuming from %s as group %s (policy %s)", runtime.moderator.worker_id,
+                 settings.kafka_bootstrap, settings.group_id, runtime.pipeline.policy_version)
+        stats = w.run()
+        log.info("worker stopped: %s", stats)
+    finally:
+        runtime.close()
+    return 0
+
+
+def broker(args: argparse.Namespace) -> int:
+    from streams import LocalBroker, ensure_topics
+
+    configure_logging("text")
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with LocalBroker(port=args.port) as b:
+        created = ensure_topics(b.bootstrap, args.partitions)
+        print(f"bootstrap: {b.bootstrap}", flush=True)
+        print(f"topics created: {', '.join(created) or '(none)'}", flush=True)
+        print("Ctrl-C stops the broker (its data lives in memory only).", flush=True)
+        stop.wait()
+    return 0
+
+
+class DryRunPublisher:
+    """``scan`` publishes nothing: the asset URI says where the source is."""
+
+    def publish(self, event: VideoGenerated, source: Path, info: Any, decision_id: str) -> str:
+        return source.resolve().as_uri()
+
+
+def scan(args: argparse.Namespace) -> int:
+    configure_logging(args.log_format or "text", "WARNING")
+    path: Path = args.file
+    if not path.exists():
+        return _fail(f"{path}: no such file")
+    settings = settings_from(args, policy_file=args.policy, media_roots=[path.resolve().parent])
+    try:
+        pipeline = Pipeline(settings, load_policy(settings.policy_file), DryRunPublisher())
+    except (PolicyError, ValueError) as exc:
+        return _fail(str(exc))
+    video_id = re.sub(r"[^A-Za-z0-9_.:\-]", "_", path.stem)[:100] or "scan"
+    event = VideoGenerated.model_validate({
+        "schema": "video.generated/v1", "video_id": f"scan-{video_id}",
+        "creator": Creator(id="scan", age_band=args.creator_age_band).model_dump(),
+        "prompt": args.prompt, "uri": path.resolve().as_uri(), "created_at": datetime.now(UTC),
+    })
+    try:
+        result = pipeline.moderate(event)
+    finally:
+        pipeline.close()
+    row = summary(to_row(event, result, "scan"))
+    row["signals"] = {s.name: round(s.score, 4) for s in result.signals if s.score > 0}
+    row["stage_ms"] = result.stage_ms
+    if args.json:
+        print(json.dumps(row))
+    else:
+        print(f"{row['video_id']}: {row['outcome']}" + (f" ({row['audience']})" if row["audience"] else ""))
+        for key in ("reasons", "labels", "rules", "failed_stage", "creator_message", "signals", "stage_ms"):
+            if row.get(key):
+                print(f"  {key}: {row[key]}")
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    from safety.cli.demo import run_demo
+
+    return run_demo(json_output=args.json, keep=args.keep)
+
+
+def db_upgrade(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    db = Database(settings.resolved_database_url)
+    ran = db.upgrade()
+    print(f"{'upgraded' if ran else 'already at'} revision {db.current_revision()}")
+    db.dispose()
+    return 0
+
+
+def db_current(args: argparse.Namespace) -> int:
+    db = Database(settings_from(args).resolved_database_url)
+    print(db.current_revision() or "(empty)")
+    db.dispose()
+    return 0
+
+
+def schemas(args: argparse.Namespace) -> int:
+    for path in export_schemas(args.directory):
+        print(path)
+    return 0
+
+
+def policy_check(args: argparse.Namespace) -> int:
+    try:
+        pipeline = Pipeline(Settings(), load_policy(args.file), DryRunPublisher())
+    except (PolicyError, ValueError) as exc:
+        return _fail(str(exc))
+    doc = pipeline.engine.policy.document
+    print(f"{pipeline.policy_version} ok: {len(doc.rules)} rules, detectors "
+          f"{', '.join(d.name for d in pipeline.detectors)}")
+    pipeline.close()
+    return 0

@@ -1,0 +1,175 @@
+"""``feedguard demo``: the whole path on embedded defaults, printed one verdict per video.
+
+Local broker (Tansu) + SQLite in a temporary directory + sample videos made with ffmpeg;
+events go in on ``videos.generated``, outcomes are read back from the outcome topics.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaConsumer
+
+from safety.config import Settings
+from safety.logs import configure_logging
+from safety.media.samples import make_corrupt, make_video
+from safety.outcomes import summary
+from safety.runtime import build_runtime
+from safety.store import DecisionRow
+
+log = logging.getLogger("feedguard.demo")
+
+
+@dataclass(frozen=True)
+class Sample:
+    video_id: str
+    prompt: str
+    age_band: str
+    source: str
+    expect: str  # what the default policy should do, shown next to the verdict
+
+
+SAMPLES = [
+    Sample("demo-sunrise", "a timelapse of a sunrise over the mountains", "adult", "mandelbrot", "published"),
+    Sample("demo-knights", "two knights in an epic sword fight in the rain", "adult", "smptebars", "published 13+"),
+    Sample("demo-lingerie-adult", "a seductive dance in lingerie", "adult", "testsrc2", "published 18+"),
+    Sample("demo-film-set", "behind the scenes: shooting a film, the cast is killing it", "teen", "life",
+           "published"),
+    Sample("demo-self-harm", "a vlog where i say i want to hurt myself", "teen", "cellauto", "held"),
+    Sample("demo-teen-suggestive", "a s3xy dance in l1ngerie", "teen", "testsrc2", "rejected"),
+    Sample("demo-corrupt", "a cat chasing a laser pointer", "adult", "corrupt", "rejected (media)"),
+    Sample("demo-hostile-uri", "anything", "adult", "hostile", "rejected (uri)"),
+]
+
+
+def _make_media(media: Path) -> dict[str, str]:
+    uris: dict[str, str] = {}
+    for s in SAMPLES:
+        path = media / f"{s.video_id}.mp4"
+        if s.source == "corrupt":
+            good = make_video(media / "source-for-corrupt.mp4", source="testsrc2", duration_s=2.0)
+            make_corrupt(path, from_video=good)
+        elif s.source == "hostile":
+            uris[s.video_id] = "file:///etc/passwd"
+            continue
+        else:
+            make_video(path, source=s.source, duration_s=4.0, width=640, height=360, fps=24)
+        uris[s.video_id] = path.resolve().as_uri()
+    return uris
+
+
+def _event(s: Sample, uri: str) -> dict[str, Any]:
+    return {
+        "schema": "video.generated/v1", "video_id": s.video_id,
+        "creator": {"id": f"creator-{s.age_band}-1", "age_band": s.age_band},
+        "prompt": s.prompt, "uri": uri, "cameos": [], "remix_of": None,
+        "created_at": datetime.now(UTC).isoformat(), "generator": "feedguard-demo",
+    }
+
+
+def _collect_outcomes(bootstrap: str, wanted: set[str], timeout_s: float) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Read the outcome topics (no group, from the start) until every video has an outcome."""
+    from streams.topics import OUTCOME_TOPICS
+
+    consumer = KafkaConsumer(*OUTCOME_TOPICS, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, group_id=None)
+    seen: dict[str, tuple[str, dict[str, Any]]] = {}
+    deadline = time.monotonic() + timeout_s
+    try:
+        while wanted - seen.keys() and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=500).values():
+                for r in records:
+                    seen[r.key.decode()] = (r.topic, json.loads(r.value))
+    finally:
+        consumer.close()
+    return seen
+
+
+def run_demo(json_output: bool = False, keep: Path | None = None) -> int:
+    from streams import LocalBroker, Worker, WorkerConfig, ensure_topics, make_producer
+
+    configure_logging("text", "WARNING")
+    started = time.perf_counter()
+    workdir = Path(tempfile.mkdtemp(prefix="feedguard-demo-")) if keep is None else keep
+    workdir.mkdir(parents=True, exist_ok=True)
+    media = workdir / "media"
+    media.mkdir(exist_ok=True)
+    say = (lambda *a: None) if json_output else (lambda *a: print(*a, flush=True))
+    try:
+        say(f"feedguard demo: data in {workdir}")
+        uris = _make_media(media)
+        say(f"  made {len(uris)} sample videos with ffmpeg ({time.perf_counter() - started:.1f} s)")
+        with LocalBroker() as broker:
+            say(f"  local broker (Tansu) on {broker.bootstrap}")
+            ensure_topics(broker.bootstrap, partitions=2)
+            settings = Settings(kafka_bootstrap=broker.bootstrap, data_dir=workdir, media_roots=[media],
+                                database_url=f"sqlite:///{workdir / 'feedguard.db'}", session_timeout_ms=3000)
+            runtime = build_runtime(settings, worker_id="demo-worker")
+            say(f"  SQLite at {workdir / 'feedguard.db'}, policy {runtime.pipeline.policy_version}")
+            producer = make_producer(broker.bootstrap)
+            for s in SAMPLES:
+                producer.send("videos.generated", key=s.video_id.encode(),
+                              value=json.dumps(_event(s, uris[s.video_id])).encode())
+            producer.flush()
+            producer.close()
+            worker = Worker(WorkerConfig(bootstrap=broker.bootstrap, group_id="feedguard-demo",
+                                         session_timeout_ms=3000), runtime.moderator)
+            thread = threading.Thread(target=worker.run, name="demo-worker", daemon=True)
+            thread.start()
+            outcomes = _collect_outcomes(broker.bootstrap, {s.video_id for s in SAMPLES}, timeout_s=180)
+            worker.stop()
+            thread.join(30)
+            rows = _rows(runtime.db, [s.video_id for s in SAMPLES])
+            runtime.close()
+        missing = [s.video_id for s in SAMPLES if s.video_id not in outcomes]
+        _print(rows, outcomes, json_output)
+        say(f"\n{len(outcomes)}/{len(SAMPLES)} videos decided end to end in {time.perf_counter() - started:.1f} s"
+            " (incl. making the samples and starting the broker)")
+        if missing:
+            print(f"feedguard demo: no outcome for {missing}", flush=True)
+            return 1
+        return 0
+    finally:
+        if keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _rows(db: Any, video_ids: list[str]) -> dict[str, DecisionRow]:
+    from sqlalchemy import select
+
+    with db.session() as s:
+        found = s.scalars(select(DecisionRow).where(DecisionRow.video_id.in_(video_ids))).all()
+        return {r.video_id: r for r in found}
+
+
+def _print(rows: dict[str, DecisionRow], outcomes: dict[str, tuple[str, dict[str, Any]]], as_json: bool) -> None:
+    expectations = {s.video_id: s.expect for s in SAMPLES}
+    lines = []
+    for s in SAMPLES:
+        row = rows.get(s.video_id)
+        item: dict[str, Any] = summary(row) if row else {"video_id": s.video_id, "outcome": "missing",
+                                                         "audience": None, "reasons": []}
+        topic = outcomes.get(s.video_id, ("-", {}))[0]
+        item["topic"] = topic
+        item["expected"] = expectations[s.video_id]
+        lines.append(item)
+    if as_json:
+        for item in lines:
+            print(json.dumps(item), flush=True)
+        return
+    header = f"\n{'video':<22} {'outcome':<10} {'audience':<9} {'topic':<18} {'ms':>7}  reasons"
+    print(header)
+    print("-" * (len(header) + 30))
+    for item in lines:
+        reasons = ", ".join(item["reasons"]) or "-"
+        print(f"{item['video_id']:<22} {item['outcome']:<10} {item['audience'] or '-':<9} {item['topic']:<18} "
+              f"{item.get('ms', 0):>7.0f}  {reasons}")

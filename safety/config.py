@@ -1,0 +1,78 @@
+"""Service configuration: environment (``FEEDGUARD_*``) first, CLI flags override.
+
+Nothing here is a secret yet; later keys (signing, API) must have no default outside dev.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from safety.media import MediaLimits
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "feedguard"
+
+
+class Settings(BaseSettings):
+    """All knobs of the worker, scanner and demo; see README "Configuration"."""
+
+    model_config = SettingsConfigDict(env_prefix="FEEDGUARD_", extra="ignore")
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    database_url: str | None = None  # default: SQLite file in data_dir
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    media_roots: list[Path] = Field(default_factory=list)
+    http_allow_hosts: list[str] = Field(default_factory=list)
+    policy_file: Path | None = None  # default: the packaged policies/files/default.yaml
+    extra_detectors: list[str] = Field(default_factory=list)  # "module:Class" extensions
+
+    group_id: str = "feedguard-moderation"
+    session_timeout_ms: int = 6000
+    commit_every: int = 1
+    max_attempts: int = 3  # unexpected errors per event before it goes to the DLQ
+    topic_partitions: int = 4
+
+    sample_fps: float = 2.0
+    scene_threshold: float | None = 0.3
+    detector_max_side: int = 512
+    stage_timeout_s: float = 60.0
+    max_bytes: int = 512 * 1024 * 1024
+    max_duration_s: float = 180.0
+    max_width: int = 3840
+    max_height: int = 3840
+    max_pixels: int = 3840 * 2160
+    max_sampled_frames: int = 400
+
+    @field_validator("http_allow_hosts")
+    @classmethod
+    def _lower_hosts(cls, v: list[str]) -> list[str]:
+        return [h.lower() for h in v]
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'feedguard.db'}"
+
+    @property
+    def assets_dir(self) -> Path:
+        return self.data_dir / "assets"
+
+    @property
+    def media_limits(self) -> MediaLimits:
+        return MediaLimits(
+            max_bytes=self.max_bytes,
+            max_duration_s=self.max_duration_s,
+            max_width=self.max_width,
+            max_height=self.max_height,
+            max_pixels=self.max_pixels,
+            max_sampled_frames=self.max_sampled_frames,
+        )
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """Apply CLI flags that were given (``None`` means 'not given')."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return self.model_copy(update=given) if given else self

@@ -1,0 +1,211 @@
+"""Decode a probed video once into a small batch of RGB frames that every detector shares.
+
+One ffmpeg process does selection, scaling and colour conversion, so Python only ever holds the
+frames we keep. Frames are picked on a regular time grid plus at scene cuts (a cut is where a
+spliced-in shot would hide), capped by ``limits.max_sampled_frames`` and a wall-clock deadline.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import logging
+import math
+import re
+import subprocess
+import threading
+import time
+from typing import IO, cast
+
+import numpy as np
+
+from classifiers.base import Frame, FrameBatch
+from safety.media.errors import MediaRejected, MediaUnavailable
+from safety.media.limits import MediaLimits
+from safety.media.probe import VideoInfo, ffmpeg_input_args
+
+__all__ = ["FFMPEG", "frame_size", "sample_frames"]
+
+FFMPEG = "ffmpeg"
+
+log = logging.getLogger(__name__)
+
+# ``-loglevel level+info`` prefixes every line with its level, so only genuine showinfo lines
+# (which start with the filter instance name) can match; metadata dumps are indented.
+_SHOWINFO = re.compile(
+    rb"^\[Parsed_showinfo_\d+ @ 0x[0-9a-fA-F]+\] \[info\] n:\s*\d+ "
+    rb".*?\bpts_time:\s*(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)"
+)
+_GRID_SLACK_S = 1e-4  # tolerate float error in t - prev_selected_t on non-integer time bases
+
+
+def frame_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """Output size: long side at most ``max_side``, never upscaled, both sides even (>= 2)."""
+    long_side = max(width, height)
+    if long_side > max_side:
+        width, height = width * max_side // long_side, height * max_side // long_side
+    return max(2, width - width % 2), max(2, height - height % 2)
+
+
+def sample_frames(
+    info: VideoInfo,
+    *,
+    fps: float = 2.0,
+    scene_threshold: float | None = 0.3,
+    max_side: int = 512,
+    limits: MediaLimits,
+) -> FrameBatch:
+    """Decode ``info.path`` into frames about every ``1/fps`` s plus at scene cuts.
+
+    ``scene_threshold`` (0..1, ffmpeg's ``scene`` score) adds frames where the picture changes
+    abruptly; ``None`` samples the time grid only. Raises :class:`MediaRejected`
+    (``media.corrupt``) when nothing decodes and :class:`MediaUnavailable` (``media.timeout``)
+    when ffmpeg is still running after ``limits.decode_timeout_s``. A file that decodes partly
+    (damaged tail) yields the frames before the damage.
+    """
+    if not (math.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be positive, got {fps}")
+    if scene_threshold is not None and not 0.0 <= scene_threshold <= 1.0:
+        raise ValueError(f"scene_threshold must be in 0..1, got {scene_threshold}")
+    if max_side < 2:
+        raise ValueError(f"max_side must be at least 2, got {max_side}")
+    if limits.max_sampled_frames < 1:
+        raise ValueError("limits.max_sampled_frames must be at least 1")
+
+    width, height = frame_size(info.display_width, info.display_height, max_side)
+    cmd = _command(info, fps, scene_threshold, width, height, limits.max_sampled_frames)
+    frames, timestamps = _run(cmd, width, height, limits)
+    if len(timestamps) < len(frames):
+        timestamps = [i / fps for i in range(len(frames))]
+    return FrameBatch(
+        frames=frames,
+        timestamps=timestamps[: len(frames)],
+        source_width=info.display_width,
+        source_height=info.display_height,
+    )
+
+
+def _command(
+    info: VideoInfo, fps: float, scene_threshold: float | None, width: int, height: int, max_frames: int
+) -> list[str]:
+    interval = max(1.0 / fps - _GRID_SLACK_S, 0.0)
+    expr = rf"isnan(prev_selected_t)+gte(t-prev_selected_t\,{interval:.9g})"
+    if scene_threshold is not None:
+        expr += rf"+gt(scene\,{scene_threshold:.9g})"
+    graph = f"select='{expr}',showinfo,scale={width}:{height}"
+    return [
+        FFMPEG,
+        "-hide_banner",
+        "-nostdin",
+        "-nostats",
+        # showinfo logs at info level, so "-v error" would hide the timestamps we need.
+        "-loglevel",
+        "level+info",
+        *ffmpeg_input_args(info.path),
+        "-map",
+        "0:V:0",
+        "-an",
+        "-sn",
+        "-dn",
+        "-vf",
+        graph,
+        "-frames:v",
+        str(max_frames),
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-vsync",
+        "vfr",
+        "pipe:1",
+    ]
+
+
+class _StderrReader(threading.Thread):
+    """Drains ffmpeg's stderr (a full pipe would stall ffmpeg) and collects showinfo times."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        super().__init__(name="ffmpeg-stderr", daemon=True)
+        self._stream = stream
+        self.timestamps: list[float] = []
+        self.tail: collections.deque[str] = collections.deque(maxlen=20)
+
+    def run(self) -> None:
+        for line in self._stream:
+            match = _SHOWINFO.match(line)
+            if match is not None:
+                self.timestamps.append(float(match.group(1)))
+            elif line.startswith(b"[") and b"[info]" not in line[:64]:
+                self.tail.append(line.decode("utf-8", "replace").rstrip())
+
+
+def _run(cmd: list[str], width: int, height: int, limits: MediaLimits) -> tuple[list[Frame], list[float]]:
+    frame_bytes = width * height * 3
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    stdout = cast(io.BufferedIOBase, proc.stdout)
+    reader = _StderrReader(proc.stderr)
+    reader.start()
+    timed_out = threading.Event()
+
+    def on_deadline() -> None:
+        if proc.poll() is None:
+            timed_out.set()
+            proc.kill()
+
+    timer = threading.Timer(limits.decode_timeout_s, on_deadline)
+    timer.daemon = True
+    timer.start()
+    frames: list[Frame] = []
+    stopped_early = False
+    try:
+        while len(frames) < limits.max_sampled_frames:
+            buf = _read_exact(stdout, frame_bytes)
+            if buf is None:
+                break
+            frames.append(np.frombuffer(buf, dtype=np.uint8).reshape(height, width, 3))
+        if len(frames) >= limits.max_sampled_frames and proc.poll() is None:
+            stopped_early = True
+            proc.kill()
+        proc.wait()  # bounded: the timer kills ffmpeg at the deadline
+    finally:
+        timer.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        reader.join(timeout=5.0)
+        proc.stderr.close()
+
+    elapsed = time.monotonic() - started
+    if timed_out.is_set():
+        raise MediaUnavailable(
+            "media.timeout",
+            f"decoding took longer than {limits.decode_timeout_s:g} s ({len(frames)} frames read)",
+        )
+    if not frames:
+        log.info("ffmpeg decoded no frames (exit %s): %s", proc.returncode, " | ".join(reader.tail))
+        raise MediaRejected("media.corrupt", "No frames could be decoded from the video; it may be damaged.")
+    if proc.returncode != 0 and not stopped_early:
+        log.warning(
+            "ffmpeg exited %s after %d frames in %.2f s; keeping them: %s",
+            proc.returncode,
+            len(frames),
+            elapsed,
+            " | ".join(reader.tail),
+        )
+    return frames, reader.timestamps[: len(frames)]
+
+
+def _read_exact(stream: io.BufferedIOBase, n: int) -> bytearray | None:
+    """Read exactly ``n`` bytes (one frame); ``None`` at EOF, dropping a torn last frame."""
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = 0
+    while got < n:
+        count = stream.readinto(view[got:])
+        if not count:
+            return None
+        got += count
+    return buf

@@ -1,0 +1,278 @@
+"""moderate(event): fetch -> probe -> sample -> detect -> decide -> prepare asset.
+
+Fail closed: a stage that raises or times out turns the verdict into a hold naming that
+stage; nothing is published unless every stage ran. Bad media (deterministic problems with the
+creator's file) is rejected with a reason the creator can act on.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from classifiers import (
+    DEFAULT_REGISTRY,
+    Detector,
+    DetectorInput,
+    DetectorRegistry,
+    FrameBatch,
+    Modality,
+    Signal,
+    TextInput,
+)
+from policies import (
+    Decision,
+    Facts,
+    LoadedPolicy,
+    Outcome,
+    PolicyEngine,
+    Priority,
+    RuleHit,
+    referenced_signals,
+)
+from safety.assets import AssetStore
+from safety.config import Settings
+from safety.events import VideoGenerated
+from safety.media import MediaRejected, VideoInfo, probe, resolve_uri, sample_frames
+from safety.timeouts import run_with_timeout
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_DECISION_NS = uuid.UUID("0f5b3c1e-6a53-4d2b-9f37-8f1d2c0a7e11")
+
+
+def decision_id_for(video_id: str, policy_version: str) -> str:
+    """Deterministic id: two workers deciding the same video agree on it (and on asset keys)."""
+    return str(uuid.uuid5(_DECISION_NS, f"{video_id}|{policy_version}"))
+
+
+class Publisher(Protocol):
+    """Turns an approved source file into the published asset (provenance plugs in here)."""
+
+    def publish(self, event: VideoGenerated, source: Path, info: VideoInfo, decision_id: str) -> str: ...
+
+
+class CopyPublisher:
+    """Stores the source as-is. Stands in until the provenance step (watermark + C2PA) exists."""
+
+    def __init__(self, assets: AssetStore) -> None:
+        self.assets = assets
+
+    def publish(self, event: VideoGenerated, source: Path, info: VideoInfo, decision_id: str) -> str:
+        return self.assets.put(f"videos/{event.video_id}/{decision_id}{source.suffix or '.mp4'}", source)
+
+
+@dataclass
+class PipelineResult:
+    """The decision plus the evidence and timings that explain it."""
+
+    decision_id: str
+    decision: Decision
+    signals: list[Signal]
+    detectors: list[dict[str, Any]]
+    stage_ms: dict[str, float]
+    media: VideoInfo | None = None
+    asset_uri: str | None = None
+    failed_stage: str | None = None
+    error: str | None = None
+    frames_sampled: int = 0
+
+
+@dataclass
+class _Run:
+    stage_ms: dict[str, float] = field(default_factory=dict)
+    signals: list[Signal] = field(default_factory=list)
+
+
+class StageFailed(Exception):
+    def __init__(self, stage: str, cause: BaseException) -> None:
+        super().__init__(f"{stage}: {type(cause).__name__}: {cause}")
+        self.stage = stage
+        self.cause = cause
+
+
+class Pipeline:
+    """One per worker: holds the detectors (and their model sessions) and the policy engine."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        policy: LoadedPolicy,
+        publisher: Publisher,
+        registry: DetectorRegistry = DEFAULT_REGISTRY,
+    ) -> None:
+        self.settings = settings
+        self.engine = PolicyEngine(policy)
+        self.publisher = publisher
+        self.detectors = _build_detectors(policy, settings.extra_detectors, registry)
+        self._check_wiring(policy)
+        # Always decode: it proves the whole file plays, not just its header, even when no
+        # detector reads frames.
+        self.needs_frames = True
+
+    @property
+    def policy_version(self) -> str:
+        return self.engine.version
+
+    def _check_wiring(self, policy: LoadedPolicy) -> None:
+        produced = {name for d in self.detectors for name in d.produces()}
+        missing = referenced_signals(policy) - produced
+        if missing:
+            raise ValueError(
+                f"{policy.source}: rules read signals no configured detector produces: {sorted(missing)}"
+            )
+
+    def close(self) -> None:
+        for detector in self.detectors:
+            detector.close()
+
+    def moderate(self, event: VideoGenerated) -> PipelineResult:
+        decision_id = decision_id_for(event.video_id, self.policy_version)
+        run = _Run()
+        cards = [type(d).describe() | {"signals": list(d.produces())} for d in self.detectors]
+        info: VideoInfo | None = None
+        frames: FrameBatch | None = None
+        with tempfile.TemporaryDirectory(prefix="feedguard-") as tmp:
+            try:
+                source = self._stage(run, "fetch", lambda: resolve_uri(
+                    event.uri,
+                    media_roots=self.settings.media_roots,
+                    http_allow_hosts=self.settings.http_allow_hosts,
+                    limits=self.settings.media_limits,
+                    workdir=Path(tmp),
+                ))
+                info = self._stage(run, "probe", lambda: probe(source, self.settings.media_limits))
+                media = info
+                if self.needs_frames:
+                    frames = self._stage(run, "sample", lambda: sample_frames(
+                        media,
+                        fps=self.settings.sample_fps,
+                        scene_threshold=self.settings.scene_threshold,
+                        max_side=self.settings.detector_max_side,
+                        limits=self.settings.media_limits,
+                    ))
+                data = DetectorInput(frames=frames, text=TextInput(prompt=event.prompt),
+                                     context=_context(event, info))
+                for detector in self.detectors:
+                    found = self._stage(run, f"detect:{detector.name}", _bound(detector, data))
+                    run.signals.extend(found)
+                facts = Facts(signals=_max_scores(run.signals), context=_context(event, info))
+                decision = self._stage(run, "policy", lambda: self.engine.decide(facts))
+                asset_uri = None
+                if decision.outcome is Outcome.PUBLISH:
+                    asset_uri = self._stage(
+                        run, "publish_asset", lambda: self.publisher.publish(event, source, media, decision_id)
+                    )
+            except StageFailed as failed:
+                if isinstance(failed.cause, MediaRejected):
+                    decision = self._media_rejection(failed.stage, failed.cause)
+                    return PipelineResult(decision_id, decision, run.signals, cards, run.stage_ms, info,
+                                          frames_sampled=len(frames.frames) if frames else 0)
+                log.warning("stage %s failed for %s: %s", failed.stage, event.video_id, failed)
+                decision = self._stage_failure_hold(failed.stage)
+                return PipelineResult(
+                    decision_id, decision, run.signals, cards, run.stage_ms, info,
+                    failed_stage=failed.stage,
+                    error="".join(traceback.format_exception_only(failed.cause)).strip()[:2000],
+                    frames_sampled=len(frames.frames) if frames else 0,
+                )
+        return PipelineResult(decision_id, decision, run.signals, cards, run.stage_ms, info, asset_uri,
+                              frames_sampled=len(frames.frames) if frames else 0)
+
+    def _stage(self, run: _Run, name: str, fn: Callable[[], T]) -> T:
+        start = time.perf_counter()
+        try:
+            return run_with_timeout(fn, self.settings.stage_timeout_s, name)
+        except Exception as exc:
+            raise StageFailed(name, exc) from exc
+        finally:
+            run.stage_ms[name] = round((time.perf_counter() - start) * 1000, 2)
+
+    def _system_decision(self, outcome: Outcome, rule_id: str, description: str, reasons: list[str],
+                         message: str | None, priority: Priority | None) -> Decision:
+        policy = self.engine.policy
+        hit = RuleHit(rule_id=rule_id, description=description,
+                      action="reject" if outcome is Outcome.REJECT else "hold",
+                      mode="enforce", reasons=reasons)
+        return Decision(outcome=outcome, audience=None, reasons=reasons, creator_message=message,
+                        priority=priority, labels=[], policy=policy.document.policy,
+                        policy_version=policy.version, policy_digest=policy.digest, trace=[hit])
+
+    def _media_rejection(self, stage: str, exc: MediaRejected) -> Decision:
+        return self._system_decision(
+            Outcome.REJECT, f"builtin.{stage}", "The media or its URI cannot be moderated.",
+            [exc.code], exc.detail, None,
+        )
+
+    def _stage_failure_hold(self, stage: str) -> Decision:
+        return self._system_decision(
+            Outcome.HOLD, "builtin.fail_closed",
+            f"Stage {stage} did not complete, so not every check ran: a person must decide.",
+            [f"pipeline.stage_failed.{stage}"], None, Priority.HIGH,
+        )
+
+
+def _bound(detector: Detector, data: DetectorInput) -> Callable[[], list[Signal]]:
+    def call() -> list[Signal]:
+        signals = detector.detect(data)
+        if not isinstance(signals, list) or not all(isinstance(s, Signal) for s in signals):
+            raise TypeError(f"detector {detector.name} returned {type(signals).__name__}, not list[Signal]")
+        return signals
+
+    return call
+
+
+def _max_scores(signals: Sequence[Signal]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for s in signals:
+        out[s.name] = max(out.get(s.name, 0.0), s.score)
+    return out
+
+
+def _context(event: VideoGenerated, info: VideoInfo | None) -> dict[str, Any]:
+    ctx: dict[str, Any] = {
+        "creator.id": event.creator.id,
+        "creator.age_band": event.creator.age_band,
+        "cameos.count": len(event.cameos),
+        "remix": event.remix_of is not None,
+    }
+    if info is not None:
+        ctx |= {
+            "media.duration_s": info.duration_s,
+            "media.width": info.display_width,
+            "media.height": info.display_height,
+            "media.has_audio": info.has_audio,
+        }
+    return ctx
+
+
+def _build_detectors(policy: LoadedPolicy, extra: Sequence[str], registry: DetectorRegistry) -> list[Detector]:
+    """Detectors named in the policy (with its options) plus operator extensions from config."""
+    specs: dict[str, dict[str, Any]] = dict(policy.document.detectors)
+    for ref in extra:
+        specs.setdefault(ref, {})
+    detectors = []
+    for ref, options in specs.items():
+        cls = registry.resolve(ref)
+        try:
+            detectors.append(cls(**options))
+        except TypeError as exc:
+            raise ValueError(f"{policy.source}: bad options for detector {ref!r}: {exc}") from exc
+    return detectors
+
+
+@contextmanager
+def closing_pipeline(pipeline: Pipeline) -> Iterator[Pipeline]:
+    try:
+        yield pipeline
+    finally:
+        pipeline.close()

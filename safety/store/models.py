@@ -1,0 +1,85 @@
+"""Tables. Decisions are unique per (video, policy version); the audit log is append-only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JsonType, list[Any]: JsonType}
+
+
+class Video(Base):
+    """One generated video as it arrived (the event), without its media."""
+
+    __tablename__ = "videos"
+
+    video_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    creator_id: Mapped[str] = mapped_column(String(128), index=True)
+    creator_age_band: Mapped[str] = mapped_column(String(16))
+    prompt: Mapped[str] = mapped_column(Text)
+    uri: Mapped[str] = mapped_column(Text)
+    cameos: Mapped[list[Any]] = mapped_column(JsonType)
+    remix_of: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    event: Mapped[dict[str, Any]] = mapped_column(JsonType)
+
+
+class DecisionRow(Base):
+    """A pipeline verdict with everything needed to explain or replay it."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        UniqueConstraint("video_id", "policy_version", name="uq_decisions_video_policy"),
+        Index("ix_decisions_outcome_created", "outcome", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    video_id: Mapped[str] = mapped_column(ForeignKey("videos.video_id"), index=True)
+    policy_version: Mapped[str] = mapped_column(String(128))
+    policy_digest: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    audience: Mapped[str | None] = mapped_column(String(16))
+    reasons: Mapped[list[Any]] = mapped_column(JsonType)
+    creator_message: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[str | None] = mapped_column(String(16))
+    labels: Mapped[list[Any]] = mapped_column(JsonType)
+    signals: Mapped[list[Any]] = mapped_column(JsonType)
+    trace: Mapped[list[Any]] = mapped_column(JsonType)
+    shadow: Mapped[list[Any]] = mapped_column(JsonType)
+    detectors: Mapped[list[Any]] = mapped_column(JsonType)
+    failed_stage: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    stage_ms: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    asset_uri: Mapped[str | None] = mapped_column(Text)
+    worker_id: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    emitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """Append-only: a database trigger refuses UPDATE and DELETE on this table."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[str] = mapped_column(String(128), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JsonType)

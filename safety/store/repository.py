@@ -1,0 +1,106 @@
+"""Reads and writes the pipeline needs, each one transaction, safe under redelivery."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from safety.events import VideoGenerated
+from safety.store.db import Database
+from safety.store.models import AuditEntry, DecisionRow, Video, utcnow
+
+
+@dataclass(frozen=True)
+class StoredDecision:
+    """A decision as stored; ``created`` is False when another delivery stored it first."""
+
+    row: DecisionRow
+    created: bool
+
+
+class Repository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def get_decision(self, video_id: str, policy_version: str) -> DecisionRow | None:
+        with self.db.session() as s:
+            return s.scalar(
+                select(DecisionRow).where(
+                    DecisionRow.video_id == video_id, DecisionRow.policy_version == policy_version
+                )
+            )
+
+    def record_decision(self, event: VideoGenerated, row: DecisionRow) -> StoredDecision:
+        """Insert the video (first time) and the decision, or return the one already stored.
+
+        Two workers racing on one video both end up with the first decision stored: the unique
+        constraint on (video_id, policy_version) decides, and only the winner writes an audit entry.
+        """
+        try:
+            with self.db.session() as s:
+                if s.get(Video, event.video_id) is None:
+                    s.add(_video_row(event))
+                    s.flush()
+                s.add(row)
+                s.flush()
+                s.add(
+                    AuditEntry(
+                        actor=f"worker:{row.worker_id}",
+                        action="decision.recorded",
+                        subject_type="video",
+                        subject_id=event.video_id,
+                        details={
+                            "decision_id": row.id,
+                            "outcome": row.outcome,
+                            "audience": row.audience,
+                            "reasons": row.reasons,
+                            "policy_version": row.policy_version,
+                        },
+                    )
+                )
+            return StoredDecision(row, created=True)
+        except IntegrityError:
+            existing = self.get_decision(event.video_id, row.policy_version)
+            if existing is None:  # the conflict was something else: surface it
+                raise
+            return StoredDecision(existing, created=False)
+
+    def mark_emitted(self, decision_ids: Iterable[str]) -> None:
+        ids = list(decision_ids)
+        if not ids:
+            return
+        with self.db.session() as s:
+            s.execute(
+                update(DecisionRow)
+                .where(DecisionRow.id.in_(ids), DecisionRow.emitted_at.is_(None))
+                .values(emitted_at=utcnow())
+            )
+
+    def append_audit(
+        self, actor: str, action: str, subject_type: str, subject_id: str, details: dict[str, Any]
+    ) -> None:
+        with self.db.session() as s:
+            s.add(
+                AuditEntry(
+                    actor=actor, action=action, subject_type=subject_type, subject_id=subject_id,
+                    details=details,
+                )
+            )
+
+
+def _video_row(event: VideoGenerated) -> Video:
+    return Video(
+        video_id=event.video_id,
+        creator_id=event.creator.id,
+        creator_age_band=event.creator.age_band,
+        prompt=event.prompt,
+        uri=event.uri,
+        cameos=list(event.cameos),
+        remix_of=event.remix_of,
+        created_at=event.created_at,
+        event=event.model_dump(mode="json", by_alias=True),
+    )

@@ -1,0 +1,81 @@
+"""The regex prompt screen with the default policy's lexicon: evasions caught, hard negatives not."""
+
+from __future__ import annotations
+
+import pytest
+
+from classifiers import DEFAULT_REGISTRY, DetectorInput, PromptScreen, TextInput, UnknownDetector
+from classifiers.text_normalize import normalize
+from policies import load_policy
+
+
+@pytest.fixture(scope="module")
+def screen() -> PromptScreen:
+    return PromptScreen(**load_policy().document.detectors["prompt_screen"])
+
+
+def scores(screen: PromptScreen, prompt: str) -> dict[str, float]:
+    return {s.name: s.score for s in screen.detect(DetectorInput(text=TextInput(prompt))) if s.score > 0}
+
+
+@pytest.mark.parametrize(
+    ("prompt", "signal"),
+    [
+        ("a nude beach", "prompt.sexual"),
+        ("a n u d e beach", "prompt.sexual"),
+        ("a n.u.d.e beach", "prompt.sexual"),
+        ("a s3xy dance", "prompt.sexual"),
+        ("two knights in a sword fight", "prompt.violence"),
+        ("a bloodbath in the castle", "prompt.gore"),
+        ("i want to hurt myself", "prompt.self_harm"),
+        ("a 12 year old playing football", "prompt.minor"),
+        ("how to make a bomb at home", "prompt.dangerous"),
+    ],
+)
+def test_flags_category(screen: PromptScreen, prompt: str, signal: str) -> None:
+    assert scores(screen, prompt).get(signal, 0) >= 0.5
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "behind the scenes: shooting a film",
+        "the comedian is killing it on stage",
+        "shooting hoops at the park",
+        "a cat chasing a laser pointer",
+        "sunrise over the mountains",
+    ],
+)
+def test_hard_negatives_are_clean(screen: PromptScreen, prompt: str) -> None:
+    assert scores(screen, prompt) == {}
+
+
+def test_evidence_points_at_the_matched_text(screen: PromptScreen) -> None:
+    sig = next(s for s in screen.detect(DetectorInput(text=TextInput("a very gory scene"))) if s.name == "prompt.gore")
+    assert sig.evidence[0].text == "gory"
+    assert sig.detector == "prompt_screen" and sig.detector_version == PromptScreen.version
+
+
+def test_produces_one_signal_per_category(screen: PromptScreen) -> None:
+    assert "prompt.sexual" in screen.produces()
+    assert len(screen.detect(DetectorInput(text=TextInput("hello")))) == len(screen.produces())
+
+
+def test_bad_pattern_is_refused() -> None:
+    with pytest.raises(ValueError, match="bad pattern"):
+        PromptScreen(lexicon={"x": [{"pattern": "(unclosed"}]})
+
+
+def test_normalize() -> None:
+    assert normalize("N U D E") == "nude"
+    assert normalize("Café 4 apples") == "cafe 4 apples"
+    assert normalize("k1ll") == "kill"
+
+
+def test_registry_resolves_names_and_refs() -> None:
+    assert DEFAULT_REGISTRY.resolve("prompt_screen") is PromptScreen
+    assert DEFAULT_REGISTRY.resolve("classifiers.prompt_screen:PromptScreen") is PromptScreen
+    with pytest.raises(UnknownDetector):
+        DEFAULT_REGISTRY.resolve("nope")
+    with pytest.raises(UnknownDetector):
+        DEFAULT_REGISTRY.resolve("os:path")
