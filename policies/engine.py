@@ -127,14 +127,14 @@ def _eval(cond: Condition, facts: Facts, trace: list[ConditionTrace]) -> bool:
     if isinstance(cond, Not):
         return not _eval(cond.not_, facts, [])
     if isinstance(cond, SignalCondition):
-        actual = float(facts.signals.get(cond.signal, 0.0))
+        score = float(facts.signals.get(cond.signal, 0.0))
         for op in ("gte", "gt", "lte", "lt"):
             expected = getattr(cond, op)
             if expected is not None:
-                ok = _cmp(op, actual, expected)
+                ok = _cmp(op, score, expected)
                 if ok:
                     trace.append(ConditionTrace(kind="signal", name=cond.signal, op=op, expected=expected,
-                                                actual=round(actual, 4)))
+                                                actual=round(score, 4)))
                 return ok
     if isinstance(cond, FactCondition):
         actual = facts.context.get(cond.fact)

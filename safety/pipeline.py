@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from classifiers import (
     DEFAULT_REGISTRY,
@@ -42,6 +42,7 @@ from safety.assets import AssetStore
 from safety.config import Settings
 from safety.events import VideoGenerated
 from safety.media import MediaRejected, VideoInfo, probe, resolve_uri, sample_frames
+from safety.publishing import PublishRequest, Publisher
 from safety.timeouts import run_with_timeout
 
 log = logging.getLogger(__name__)
@@ -53,22 +54,6 @@ _DECISION_NS = uuid.UUID("0f5b3c1e-6a53-4d2b-9f37-8f1d2c0a7e11")
 def decision_id_for(video_id: str, policy_version: str) -> str:
     """Deterministic id: two workers deciding the same video agree on it (and on asset keys)."""
     return str(uuid.uuid5(_DECISION_NS, f"{video_id}|{policy_version}"))
-
-
-class Publisher(Protocol):
-    """Turns an approved source file into the published asset (provenance plugs in here)."""
-
-    def publish(self, event: VideoGenerated, source: Path, info: VideoInfo, decision_id: str) -> str: ...
-
-
-class CopyPublisher:
-    """Stores the source as-is. Stands in until the provenance step (watermark + C2PA) exists."""
-
-    def __init__(self, assets: AssetStore) -> None:
-        self.assets = assets
-
-    def publish(self, event: VideoGenerated, source: Path, info: VideoInfo, decision_id: str) -> str:
-        return self.assets.put(f"videos/{event.video_id}/{decision_id}{source.suffix or '.mp4'}", source)
 
 
 @dataclass
@@ -169,9 +154,9 @@ class Pipeline:
                 decision = self._stage(run, "policy", lambda: self.engine.decide(facts))
                 asset_uri = None
                 if decision.outcome is Outcome.PUBLISH:
-                    asset_uri = self._stage(
-                        run, "publish_asset", lambda: self.publisher.publish(event, source, media, decision_id)
-                    )
+                    request = PublishRequest(event=event, source=source, info=media, decision_id=decision_id,
+                                             decision=decision)
+                    asset_uri = self._stage(run, "publish", lambda: self.publisher.publish(request)).uri
             except StageFailed as failed:
                 if isinstance(failed.cause, MediaRejected):
                     decision = self._media_rejection(failed.stage, failed.cause)

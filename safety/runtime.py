@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from policies import load_policy
 from safety.assets import LocalAssetStore
 from safety.config import Settings
-from safety.pipeline import CopyPublisher, Pipeline, Publisher
+from safety.pipeline import Pipeline
+from safety.publishing import CopyPublisher, Publisher
 from safety.service import Moderator
 from safety.store import Database, Repository
 

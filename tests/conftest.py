@@ -57,5 +57,5 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def media_root(videos: dict[str, Path]) -> Path:
+def video_root(videos: dict[str, Path]) -> Path:
     return videos["plain"].parent

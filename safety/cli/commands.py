@@ -19,6 +19,7 @@ from safety.events import Creator, VideoGenerated, export_schemas
 from safety.logs import configure_logging
 from safety.outcomes import summary, to_row
 from safety.pipeline import Pipeline
+from safety.publishing import PublishedAsset, PublishRequest
 from safety.runtime import build_runtime
 from safety.store import Database
 
@@ -89,8 +90,8 @@ def broker(args: argparse.Namespace) -> int:
 class DryRunPublisher:
     """``scan`` publishes nothing: the asset URI says where the source is."""
 
-    def publish(self, event: VideoGenerated, source: Path, info: Any, decision_id: str) -> str:
-        return source.resolve().as_uri()
+    def publish(self, request: PublishRequest) -> PublishedAsset:
+        return PublishedAsset(uri=request.source.resolve().as_uri())
 
 
 def scan(args: argparse.Namespace) -> int:

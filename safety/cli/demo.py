@@ -103,7 +103,11 @@ def run_demo(json_output: bool = False, keep: Path | None = None) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     media = workdir / "media"
     media.mkdir(exist_ok=True)
-    say = (lambda *a: None) if json_output else (lambda *a: print(*a, flush=True))
+
+    def say(line: str) -> None:
+        if not json_output:
+            print(line, flush=True)
+
     try:
         say(f"feedguard demo: data in {workdir}")
         uris = _make_media(media)

@@ -139,7 +139,7 @@ def probe(path: Path, limits: MediaLimits) -> VideoInfo:
         height=height,
         fps=_fps(video),
         codec=codec,
-        nb_frames=_int(video.get("nb_frames")),
+        nb_frames=_positive_int(video.get("nb_frames")),
         has_audio=any(s.get("codec_type") == "audio" for s in streams),
         rotation=_rotation(video),
     )
@@ -149,9 +149,12 @@ def probe(path: Path, limits: MediaLimits) -> VideoInfo:
 
 def _check_limits(info: VideoInfo, limits: MediaLimits) -> None:
     if info.duration_s > limits.max_duration_s:
+        # One decimal, unless that would print the limit itself (180.04 s -> "180.0 s").
+        shown = f"{info.duration_s:.1f}"
+        if float(shown) <= limits.max_duration_s:
+            shown = f"{info.duration_s:.3f}"
         raise MediaRejected(
-            "media.too_long",
-            f"The video is {info.duration_s:.1f} s long; the limit is {limits.max_duration_s:g} s.",
+            "media.too_long", f"The video is {shown} s long; the limit is {limits.max_duration_s:g} s."
         )
     w, h = info.display_width, info.display_height
     if w > limits.max_width or h > limits.max_height:
@@ -218,6 +221,12 @@ def _int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def _positive_int(value: Any) -> int | None:
+    """A declared count; ``0`` means "unknown" in some containers, so treat it as absent."""
+    number = _int(value)
+    return number if number is not None and number > 0 else None
 
 
 def _fps(stream: dict[str, Any]) -> float:

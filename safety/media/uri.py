@@ -162,22 +162,27 @@ def _fetch_http(
 def _host_allowed(host: str, port: int, allow_hosts: Sequence[str]) -> bool:
     """Exact, case-insensitive host match; an entry with a port must match the port too."""
     for entry in allow_hosts:
-        entry_host, entry_port = _split_host_port(entry.strip().lower())
+        parsed = _split_host_port(entry.strip().lower())
+        if parsed is None:
+            continue  # a malformed entry allows nothing rather than everything on that host
+        entry_host, entry_port = parsed
         if entry_host == host and (entry_port is None or entry_port == port):
             return True
     return False
 
 
-def _split_host_port(entry: str) -> tuple[str, int | None]:
+def _split_host_port(entry: str) -> tuple[str, int | None] | None:
     """Split ``host``, ``host:port``, ``[v6]`` or ``[v6]:port``; a bare IPv6 literal has no port."""
     if entry.startswith("["):
         host, _, rest = entry[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
+        port = rest[1:] if rest.startswith(":") else rest
     elif entry.count(":") == 1:
         host, _, port = entry.partition(":")
     else:
         host, port = entry, ""
-    return host.rstrip("."), (int(port) if port.isdigit() else None)
+    if not host or (port and not port.isdigit()):
+        return None
+    return host.rstrip("."), (int(port) if port else None)
 
 
 def _vetted_addresses(host: str, port: int) -> list[str]:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import http.server
+import shutil
 import socket
-from collections.abc import Sequence
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -168,6 +173,10 @@ def test_http_host_not_allowed(http_server: Server, tmp_path: Path) -> None:
     assert rejected("https://evil.example.com/v.mp4", hosts=["example.com"], workdir=tmp_path).code == (
         "uri.host_not_allowed"
     )
+    # A malformed entry allows nothing (not "any port on 127.0.0.1").
+    assert rejected(f"{base}/video.mp4", hosts=["127.0.0.1:http"], workdir=tmp_path).code == (
+        "uri.host_not_allowed"
+    )
 
 
 def test_http_download(http_server: Server, tiny_video: Path, tmp_path: Path) -> None:
@@ -255,3 +264,48 @@ def test_allowed_name_resolving_to_loopback_is_refused(http_server: Server, tmp_
     port = http_server.port
     exc = rejected(f"http://LocalHost:{port}/video.mp4", hosts=[f"localhost:{port}"], workdir=tmp_path)
     assert exc.code == "uri.private_address"  # host matched case-insensitively, then refused
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """An HTTPS server on 127.0.0.1 with a fresh self-signed certificate; yields (port, cert)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl CLI not available")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cmd = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+    cmd += ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)]
+    subprocess.run(cmd, check=True, capture_output=True)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "5")
+            self.end_headers()
+            self.wfile.write(b"hello")
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Keep test output quiet."""
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1], cert
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_https_verifies_the_certificate(
+    tls_server: tuple[int, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port, cert = tls_server
+    url, hosts = f"https://127.0.0.1:{port}/v.mp4", [f"127.0.0.1:{port}"]
+    with pytest.raises(MediaUnavailable) as info:  # self-signed: not trusted by default
+        resolve(url, hosts=hosts, workdir=tmp_path)
+    assert info.value.code == "media.fetch_failed"
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # now trusted: the pinned TLS connection works
+    assert resolve(url, hosts=hosts, workdir=tmp_path).read_bytes() == b"hello"

@@ -17,13 +17,13 @@ RunWorker = Callable[..., tuple[WorkerStats, Runtime]]
 
 
 @pytest.fixture
-def run_worker(broker: str, pg_url: str, tmp_path: Path, media_root: Path) -> Iterator[RunWorker]:
+def run_worker(broker: str, pg_url: str, tmp_path: Path, video_root: Path) -> Iterator[RunWorker]:
     """Run one worker to idle exit in this process; returns its stats and runtime (db open)."""
     runtimes: list[Runtime] = []
 
     def run(idle_exit_s: float = 4.0, group: str = "fg-test", **settings: Any) -> tuple[WorkerStats, Runtime]:
         cfg = Settings(kafka_bootstrap=broker, database_url=pg_url, data_dir=tmp_path,
-                       media_roots=[media_root], session_timeout_ms=2000, **settings)
+                       media_roots=[video_root], session_timeout_ms=2000, **settings)
         runtime = build_runtime(cfg, worker_id="in-process")
         runtimes.append(runtime)
         worker = Worker(WorkerConfig(bootstrap=broker, group_id=group, session_timeout_ms=2000,

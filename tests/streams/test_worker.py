@@ -79,7 +79,7 @@ def test_redelivered_event_is_decided_and_emitted_once(broker: str, videos: dict
 
 
 def test_decided_but_not_emitted_is_re_emitted_with_the_same_decision(
-    broker: str, videos: dict[str, Path], run_worker, pg_url: str, tmp_path: Path, media_root: Path  # type: ignore[no-untyped-def]
+    broker: str, videos: dict[str, Path], run_worker, pg_url: str, tmp_path: Path, video_root: Path  # type: ignore[no-untyped-def]
 ) -> None:
     """A crash between recording the decision and producing it: the next delivery emits it."""
     from safety.config import Settings
@@ -87,7 +87,7 @@ def test_decided_but_not_emitted_is_re_emitted_with_the_same_decision(
     from safety.runtime import build_runtime
 
     ev = event("v-crash", uri(videos["plain"]), "a sword fight")
-    rt = build_runtime(Settings(database_url=pg_url, data_dir=tmp_path, media_roots=[media_root]),
+    rt = build_runtime(Settings(database_url=pg_url, data_dir=tmp_path, media_roots=[video_root]),
                        worker_id="crashed")
     first = rt.moderator.handle(VideoGenerated.model_validate(ev)).row
     rt.close()

@@ -36,14 +36,14 @@ def _markers(d: Path) -> list[Path]:
 
 
 def test_worker_killed_mid_video_loses_nothing_and_publishes_nothing_twice(
-    broker: str, pg_url: str, tmp_path: Path, videos: dict[str, Path], media_root: Path
+    broker: str, pg_url: str, tmp_path: Path, videos: dict[str, Path], video_root: Path
 ) -> None:
     markers = tmp_path / "markers"
     markers.mkdir()
     env = {"FEEDGUARD_TEST_DETECTOR_SLEEP": "1.5", "FEEDGUARD_TEST_MARKER_DIR": str(markers)}
     events = _events(6, videos, "kill")
     produce(broker, events)
-    victim = WorkerProcess(broker, pg_url, tmp_path, media_root, extra_detectors=["fgtest:SlowDetector"], env=env)
+    victim = WorkerProcess(broker, pg_url, tmp_path, video_root, extra_detectors=["fgtest:SlowDetector"], env=env)
     try:
         # Let it finish at least one video, then kill it in the middle of the next one.
         wait_for(lambda: len(_decisions(pg_url)) >= 1 and len(_markers(markers)) >= 2, 60,
@@ -53,7 +53,7 @@ def test_worker_killed_mid_video_loses_nothing_and_publishes_nothing_twice(
         assert decided_before < len(events), "the victim finished everything before the kill"
     finally:
         victim.stop()
-    survivor = WorkerProcess(broker, pg_url, tmp_path, media_root, idle_exit=3,
+    survivor = WorkerProcess(broker, pg_url, tmp_path, video_root, idle_exit=3,
                              extra_detectors=["fgtest:SlowDetector"], env=env)
     assert survivor.wait(120) == 0, survivor.log()
     rows = _decisions(pg_url)
@@ -66,13 +66,13 @@ def test_worker_killed_mid_video_loses_nothing_and_publishes_nothing_twice(
 
 
 def test_two_workers_split_the_partitions(
-    broker: str, pg_url: str, tmp_path: Path, videos: dict[str, Path], media_root: Path
+    broker: str, pg_url: str, tmp_path: Path, videos: dict[str, Path], video_root: Path
 ) -> None:
     env = {"FEEDGUARD_TEST_DETECTOR_SLEEP": "0.4"}
     events = _events(16, videos, "split")
-    a = WorkerProcess(broker, pg_url, tmp_path, media_root, idle_exit=6, extra_detectors=["fgtest:SlowDetector"],
+    a = WorkerProcess(broker, pg_url, tmp_path, video_root, idle_exit=6, extra_detectors=["fgtest:SlowDetector"],
                       env=env)
-    b = WorkerProcess(broker, pg_url, tmp_path, media_root, idle_exit=6, extra_detectors=["fgtest:SlowDetector"],
+    b = WorkerProcess(broker, pg_url, tmp_path, video_root, idle_exit=6, extra_detectors=["fgtest:SlowDetector"],
                       env=env)
     try:
         # Both must have joined before the events arrive, or the first one takes everything.
@@ -94,14 +94,14 @@ def test_two_workers_split_the_partitions(
 
 
 def test_sigterm_finishes_the_video_in_hand_commits_and_exits_zero(
-    broker: str, pg_url: str, tmp_path: Path, videos: dict[str, Path], media_root: Path
+    broker: str, pg_url: str, tmp_path: Path, videos: dict[str, Path], video_root: Path
 ) -> None:
     markers = tmp_path / "markers"
     markers.mkdir()
     env = {"FEEDGUARD_TEST_DETECTOR_SLEEP": "3", "FEEDGUARD_TEST_MARKER_DIR": str(markers)}
     events = _events(3, videos, "term")
     produce(broker, events[:1])
-    w = WorkerProcess(broker, pg_url, tmp_path, media_root, extra_detectors=["fgtest:SlowDetector"], env=env)
+    w = WorkerProcess(broker, pg_url, tmp_path, video_root, extra_detectors=["fgtest:SlowDetector"], env=env)
     try:
         wait_for(lambda: _markers(markers), 60, what="a video in hand")
         produce(broker, events[1:])
@@ -115,7 +115,7 @@ def test_sigterm_finishes_the_video_in_hand_commits_and_exits_zero(
     assert msg.key == "term-00"
     assert sum(committed_offsets(broker, "fg-test").values()) == 1
     # A restarted worker picks up exactly where it stopped.
-    again = WorkerProcess(broker, pg_url, tmp_path, media_root, idle_exit=3)
+    again = WorkerProcess(broker, pg_url, tmp_path, video_root, idle_exit=3)
     assert again.wait(60) == 0, again.log()
     assert sorted(r[0] for r in _decisions(pg_url)) == [e["video_id"] for e in events]
     assert Counter(m.key for m in read_topics(broker, OUTCOME_TOPICS, until=3, quiet_s=1.0)) == Counter(
