@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,7 +19,7 @@ Frame = npt.NDArray[np.uint8]
 """One decoded frame, ``H x W x 3`` uint8 in **RGB** order."""
 
 
-class Modality(str, Enum):
+class Modality(StrEnum):
     """What a detector consumes; the pipeline only prepares what some detector needs."""
 
     FRAMES = "frames"

@@ -58,7 +58,9 @@ class PromptScreen(Detector):
             for term in terms:
                 for match in term.pattern.finditer(text):
                     evidence.append(
-                        Evidence(text_span=match.span(), text=match.group(0), score=term.weight, label=category)
+                        Evidence(
+                            text_span=match.span(), text=match.group(0), score=term.weight, label=category
+                        )
                     )
                     best = max(best, term.weight)
             signals.append(self._signal(f"prompt.{category}", best, evidence[:10]))

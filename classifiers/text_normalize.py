@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"})
+_LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
+)
 # Runs of single characters separated by one non-word char: "n u d e", "n.u.d.e", "n-u-d-e".
 _SPACED = re.compile(r"\b(?:\w[\s.\-_*]){2,}\w\b")
 _SEPARATORS = re.compile(r"[\s.\-_*]")

@@ -133,8 +133,11 @@ def _eval(cond: Condition, facts: Facts, trace: list[ConditionTrace]) -> bool:
             if expected is not None:
                 ok = _cmp(op, score, expected)
                 if ok:
-                    trace.append(ConditionTrace(kind="signal", name=cond.signal, op=op, expected=expected,
-                                                actual=round(score, 4)))
+                    trace.append(
+                        ConditionTrace(
+                            kind="signal", name=cond.signal, op=op, expected=expected, actual=round(score, 4)
+                        )
+                    )
                 return ok
     if isinstance(cond, FactCondition):
         actual = facts.context.get(cond.fact)
@@ -143,8 +146,11 @@ def _eval(cond: Condition, facts: Facts, trace: list[ConditionTrace]) -> bool:
             if expected is not None:
                 ok = _cmp(op, actual, expected)
                 if ok:
-                    trace.append(ConditionTrace(kind="fact", name=cond.fact, op=op.rstrip("_"),
-                                                expected=expected, actual=actual))
+                    trace.append(
+                        ConditionTrace(
+                            kind="fact", name=cond.fact, op=op.rstrip("_"), expected=expected, actual=actual
+                        )
+                    )
                 return ok
     raise TypeError(f"unsupported condition {cond!r}")
 

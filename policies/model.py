@@ -6,19 +6,19 @@ and every decision carries the rules (and the signal values) that produced it.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     PUBLISH = "published"
     HOLD = "held"
     REJECT = "rejected"
 
 
-class Audience(str, Enum):
+class Audience(StrEnum):
     """Who may see a published video, from least to most restricted."""
 
     EVERYONE = "everyone"
@@ -37,7 +37,7 @@ class Audience(str, Enum):
 _AUDIENCE_RANK = {Audience.EVERYONE: 0, Audience.TEEN: 1, Audience.ADULT: 2}
 
 
-class Priority(str, Enum):
+class Priority(StrEnum):
     """Review priority; ``urgent`` items (e.g. possible minor safety) are seen first."""
 
     LOW = "low"
@@ -121,8 +121,13 @@ def _condition_kind(value: Any) -> str | None:
     if isinstance(value, BaseModel):
         return type(value).__name__
     if isinstance(value, dict):
-        for key, tag in (("signal", "SignalCondition"), ("fact", "FactCondition"), ("all", "AllOf"),
-                         ("any", "AnyOf"), ("not", "Not")):
+        for key, tag in (
+            ("signal", "SignalCondition"),
+            ("fact", "FactCondition"),
+            ("all", "AllOf"),
+            ("any", "AnyOf"),
+            ("not", "Not"),
+        ):
             if key in value:
                 return tag
     return None

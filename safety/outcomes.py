@@ -55,19 +55,30 @@ def outbound(row: DecisionRow, creator_id: str) -> tuple[str, BaseModel]:
         if row.asset_uri is None or row.audience is None:
             raise ValueError(f"published decision {row.id} lacks an asset or audience")
         return TOPIC_PUBLISH, VideoPublished(
-            video_id=row.video_id, audience=Audience(row.audience), labels=list(row.labels),
-            asset_uri=row.asset_uri, decision_id=row.id, policy_version=row.policy_version,
+            video_id=row.video_id,
+            audience=Audience(row.audience),
+            labels=list(row.labels),
+            asset_uri=row.asset_uri,
+            decision_id=row.id,
+            policy_version=row.policy_version,
         )
     if row.outcome == "held":
         return TOPIC_REVIEW, VideoHeld(
-            video_id=row.video_id, reasons=list(row.reasons), priority=Priority(row.priority or "normal"),
-            decision_id=row.id, policy_version=row.policy_version, failed_stage=row.failed_stage,
+            video_id=row.video_id,
+            reasons=list(row.reasons),
+            priority=Priority(row.priority or "normal"),
+            decision_id=row.id,
+            policy_version=row.policy_version,
+            failed_stage=row.failed_stage,
         )
     if row.outcome == "rejected":
         return TOPIC_REJECTED, VideoRejected(
-            video_id=row.video_id, creator_id=creator_id, reasons=list(row.reasons),
+            video_id=row.video_id,
+            creator_id=creator_id,
+            reasons=list(row.reasons),
             message=row.creator_message or "This video can't be published.",
-            decision_id=row.id, policy_version=row.policy_version,
+            decision_id=row.id,
+            policy_version=row.policy_version,
         )
     raise ValueError(f"unknown outcome {row.outcome!r}")
 

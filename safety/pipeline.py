@@ -24,7 +24,6 @@ from classifiers import (
     DetectorInput,
     DetectorRegistry,
     FrameBatch,
-    Modality,
     Signal,
     TextInput,
 )
@@ -38,11 +37,10 @@ from policies import (
     RuleHit,
     referenced_signals,
 )
-from safety.assets import AssetStore
 from safety.config import Settings
 from safety.events import VideoGenerated
 from safety.media import MediaRejected, VideoInfo, probe, resolve_uri, sample_frames
-from safety.publishing import PublishRequest, Publisher
+from safety.publishing import Publisher, PublishRequest
 from safety.timeouts import run_with_timeout
 
 log = logging.getLogger(__name__)
@@ -128,25 +126,34 @@ class Pipeline:
         frames: FrameBatch | None = None
         with tempfile.TemporaryDirectory(prefix="feedguard-") as tmp:
             try:
-                source = self._stage(run, "fetch", lambda: resolve_uri(
-                    event.uri,
-                    media_roots=self.settings.media_roots,
-                    http_allow_hosts=self.settings.http_allow_hosts,
-                    limits=self.settings.media_limits,
-                    workdir=Path(tmp),
-                ))
+                source = self._stage(
+                    run,
+                    "fetch",
+                    lambda: resolve_uri(
+                        event.uri,
+                        media_roots=self.settings.media_roots,
+                        http_allow_hosts=self.settings.http_allow_hosts,
+                        limits=self.settings.media_limits,
+                        workdir=Path(tmp),
+                    ),
+                )
                 info = self._stage(run, "probe", lambda: probe(source, self.settings.media_limits))
                 media = info
                 if self.needs_frames:
-                    frames = self._stage(run, "sample", lambda: sample_frames(
-                        media,
-                        fps=self.settings.sample_fps,
-                        scene_threshold=self.settings.scene_threshold,
-                        max_side=self.settings.detector_max_side,
-                        limits=self.settings.media_limits,
-                    ))
-                data = DetectorInput(frames=frames, text=TextInput(prompt=event.prompt),
-                                     context=_context(event, info))
+                    frames = self._stage(
+                        run,
+                        "sample",
+                        lambda: sample_frames(
+                            media,
+                            fps=self.settings.sample_fps,
+                            scene_threshold=self.settings.scene_threshold,
+                            max_side=self.settings.detector_max_side,
+                            limits=self.settings.media_limits,
+                        ),
+                    )
+                data = DetectorInput(
+                    frames=frames, text=TextInput(prompt=event.prompt), context=_context(event, info)
+                )
                 for detector in self.detectors:
                     found = self._stage(run, f"detect:{detector.name}", _bound(detector, data))
                     run.signals.extend(found)
@@ -154,24 +161,45 @@ class Pipeline:
                 decision = self._stage(run, "policy", lambda: self.engine.decide(facts))
                 asset_uri = None
                 if decision.outcome is Outcome.PUBLISH:
-                    request = PublishRequest(event=event, source=source, info=media, decision_id=decision_id,
-                                             decision=decision)
+                    request = PublishRequest(
+                        event=event, source=source, info=media, decision_id=decision_id, decision=decision
+                    )
                     asset_uri = self._stage(run, "publish", lambda: self.publisher.publish(request)).uri
             except StageFailed as failed:
                 if isinstance(failed.cause, MediaRejected):
                     decision = self._media_rejection(failed.stage, failed.cause)
-                    return PipelineResult(decision_id, decision, run.signals, cards, run.stage_ms, info,
-                                          frames_sampled=len(frames.frames) if frames else 0)
+                    return PipelineResult(
+                        decision_id,
+                        decision,
+                        run.signals,
+                        cards,
+                        run.stage_ms,
+                        info,
+                        frames_sampled=len(frames.frames) if frames else 0,
+                    )
                 log.warning("stage %s failed for %s: %s", failed.stage, event.video_id, failed)
                 decision = self._stage_failure_hold(failed.stage)
                 return PipelineResult(
-                    decision_id, decision, run.signals, cards, run.stage_ms, info,
+                    decision_id,
+                    decision,
+                    run.signals,
+                    cards,
+                    run.stage_ms,
+                    info,
                     failed_stage=failed.stage,
                     error="".join(traceback.format_exception_only(failed.cause)).strip()[:2000],
                     frames_sampled=len(frames.frames) if frames else 0,
                 )
-        return PipelineResult(decision_id, decision, run.signals, cards, run.stage_ms, info, asset_uri,
-                              frames_sampled=len(frames.frames) if frames else 0)
+        return PipelineResult(
+            decision_id,
+            decision,
+            run.signals,
+            cards,
+            run.stage_ms,
+            info,
+            asset_uri,
+            frames_sampled=len(frames.frames) if frames else 0,
+        )
 
     def _stage(self, run: _Run, name: str, fn: Callable[[], T]) -> T:
         start = time.perf_counter()
@@ -182,27 +210,54 @@ class Pipeline:
         finally:
             run.stage_ms[name] = round((time.perf_counter() - start) * 1000, 2)
 
-    def _system_decision(self, outcome: Outcome, rule_id: str, description: str, reasons: list[str],
-                         message: str | None, priority: Priority | None) -> Decision:
+    def _system_decision(
+        self,
+        outcome: Outcome,
+        rule_id: str,
+        description: str,
+        reasons: list[str],
+        message: str | None,
+        priority: Priority | None,
+    ) -> Decision:
         policy = self.engine.policy
-        hit = RuleHit(rule_id=rule_id, description=description,
-                      action="reject" if outcome is Outcome.REJECT else "hold",
-                      mode="enforce", reasons=reasons)
-        return Decision(outcome=outcome, audience=None, reasons=reasons, creator_message=message,
-                        priority=priority, labels=[], policy=policy.document.policy,
-                        policy_version=policy.version, policy_digest=policy.digest, trace=[hit])
+        hit = RuleHit(
+            rule_id=rule_id,
+            description=description,
+            action="reject" if outcome is Outcome.REJECT else "hold",
+            mode="enforce",
+            reasons=reasons,
+        )
+        return Decision(
+            outcome=outcome,
+            audience=None,
+            reasons=reasons,
+            creator_message=message,
+            priority=priority,
+            labels=[],
+            policy=policy.document.policy,
+            policy_version=policy.version,
+            policy_digest=policy.digest,
+            trace=[hit],
+        )
 
     def _media_rejection(self, stage: str, exc: MediaRejected) -> Decision:
         return self._system_decision(
-            Outcome.REJECT, f"builtin.{stage}", "The media or its URI cannot be moderated.",
-            [exc.code], exc.detail, None,
+            Outcome.REJECT,
+            f"builtin.{stage}",
+            "The media or its URI cannot be moderated.",
+            [exc.code],
+            exc.detail,
+            None,
         )
 
     def _stage_failure_hold(self, stage: str) -> Decision:
         return self._system_decision(
-            Outcome.HOLD, "builtin.fail_closed",
+            Outcome.HOLD,
+            "builtin.fail_closed",
             f"Stage {stage} did not complete, so not every check ran: a person must decide.",
-            [f"pipeline.stage_failed.{stage}"], None, Priority.HIGH,
+            [f"pipeline.stage_failed.{stage}"],
+            None,
+            Priority.HIGH,
         )
 
 
@@ -240,7 +295,9 @@ def _context(event: VideoGenerated, info: VideoInfo | None) -> dict[str, Any]:
     return ctx
 
 
-def _build_detectors(policy: LoadedPolicy, extra: Sequence[str], registry: DetectorRegistry) -> list[Detector]:
+def _build_detectors(
+    policy: LoadedPolicy, extra: Sequence[str], registry: DetectorRegistry
+) -> list[Detector]:
     """Detectors named in the policy (with its options) plus operator extensions from config."""
     specs: dict[str, dict[str, Any]] = dict(policy.document.detectors)
     for ref in extra:

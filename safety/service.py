@@ -7,8 +7,8 @@ import socket
 from dataclasses import dataclass
 
 from safety.events import VideoGenerated
-from safety.pipeline import Pipeline
 from safety.outcomes import to_row
+from safety.pipeline import Pipeline
 from safety.store import DecisionRow, Repository
 
 

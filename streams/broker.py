@@ -51,7 +51,7 @@ class LocalBroker:
         self.host = "127.0.0.1" if host == "localhost" else host
         self.port = port or free_port(self.host)
         self._proc: subprocess.Popen[bytes] | None = None
-        self._log = tempfile.NamedTemporaryFile(prefix="tansu-", suffix=".log", delete=False)
+        self._log = tempfile.NamedTemporaryFile(prefix="tansu-", suffix=".log", delete=False)  # noqa: SIM115
 
     @property
     def bootstrap(self) -> str:
@@ -64,9 +64,19 @@ class LocalBroker:
     def start(self, timeout_s: float = 30.0) -> str:
         url = f"tcp://{self.bootstrap}"
         self._proc = subprocess.Popen(
-            [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                str(tansu_binary()),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout_s
         last: Exception | None = None

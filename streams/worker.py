@@ -160,7 +160,10 @@ class Worker:
             while not self._stop.is_set():
                 batch = self._consumer.poll(timeout_ms=self.cfg.poll_timeout_ms)
                 if not batch:
-                    if self.cfg.idle_exit_s is not None and time.monotonic() - idle_since > self.cfg.idle_exit_s:
+                    if (
+                        self.cfg.idle_exit_s is not None
+                        and time.monotonic() - idle_since > self.cfg.idle_exit_s
+                    ):
                         log.info("idle for %.1f s: exiting", self.cfg.idle_exit_s)
                         break
                     continue
@@ -215,8 +218,9 @@ class Worker:
         self._attempts.pop((tp, record.offset), None)
         return True
 
-    def _retry_later(self, tp: TopicPartition, offset: int, exc: BaseException,
-                     dead_letter_after: int | None) -> bool:
+    def _retry_later(
+        self, tp: TopicPartition, offset: int, exc: BaseException, dead_letter_after: int | None
+    ) -> bool:
         """Rewind to ``offset`` and back off; returns True when the event should be dead-lettered."""
         assert self._consumer is not None
         key = (tp, offset)
@@ -226,8 +230,15 @@ class Worker:
             return True
         self.stats.retries += 1
         delay = self.cfg.backoff_s[min(attempts - 1, len(self.cfg.backoff_s) - 1)]
-        log.warning("event %s[%d]@%d failed (attempt %d), retrying in %.1f s: %s",
-                    tp.topic, tp.partition, offset, attempts, delay, exc)
+        log.warning(
+            "event %s[%d]@%d failed (attempt %d), retrying in %.1f s: %s",
+            tp.topic,
+            tp.partition,
+            offset,
+            attempts,
+            delay,
+            exc,
+        )
         self._commit_quietly()
         self._stop.wait(delay)
         return False
@@ -251,8 +262,9 @@ class Worker:
         if row.emitted_at is None:
             self._emit(event, handled)
         else:
-            log.info("video %s already decided and emitted (decision %s): not re-emitting",
-                     event.video_id, row.id)
+            log.info(
+                "video %s already decided and emitted (decision %s): not re-emitting", event.video_id, row.id
+            )
         self._checkpoint.add(tp, record.offset + 1)
         if self.on_handled is not None:
             self.on_handled(handled)
@@ -264,8 +276,10 @@ class Worker:
             topic,
             key=event.video_id.encode(),
             value=encode(message),
-            headers=[("decision_id", handled.row.id.encode()),
-                     ("schema", str(getattr(message, "schema_", "")).encode())],
+            headers=[
+                ("decision_id", handled.row.id.encode()),
+                ("schema", str(getattr(message, "schema_", "")).encode()),
+            ],
         )
         self._checkpoint.pending.append((handled.row.id, future))
 

@@ -21,17 +21,25 @@ from classifiers import Detector, DetectorInput, Modality, Signal
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def event(video_id: str, uri: str, prompt: str = "a calm lake at dawn", age_band: str = "adult",
-          **extra: Any) -> dict[str, Any]:
+def event(
+    video_id: str, uri: str, prompt: str = "a calm lake at dawn", age_band: str = "adult", **extra: Any
+) -> dict[str, Any]:
     return {
-        "schema": "video.generated/v1", "video_id": video_id,
+        "schema": "video.generated/v1",
+        "video_id": video_id,
         "creator": {"id": f"creator-{video_id}", "age_band": age_band},
-        "prompt": prompt, "uri": uri, "cameos": [], "remix_of": None,
-        "created_at": datetime.now(UTC).isoformat(), **extra,
+        "prompt": prompt,
+        "uri": uri,
+        "cameos": [],
+        "remix_of": None,
+        "created_at": datetime.now(UTC).isoformat(),
+        **extra,
     }
 
 
-def produce(bootstrap: str, events: Iterable[dict[str, Any] | bytes], topic: str = "videos.generated") -> None:
+def produce(
+    bootstrap: str, events: Iterable[dict[str, Any] | bytes], topic: str = "videos.generated"
+) -> None:
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
     for ev in events:
         if isinstance(ev, bytes):
@@ -52,12 +60,23 @@ class Message:
     headers: dict[str, bytes]
 
 
-def read_topics(bootstrap: str, topics: Iterable[str], *, until: int | None = None,
-                timeout_s: float = 30.0, quiet_s: float = 0.0) -> list[Message]:
+def read_topics(
+    bootstrap: str,
+    topics: Iterable[str],
+    *,
+    until: int | None = None,
+    timeout_s: float = 30.0,
+    quiet_s: float = 0.0,
+) -> list[Message]:
     """Read from the start of ``topics`` until ``until`` messages arrived (or timeout), then keep
     listening ``quiet_s`` more to catch duplicates that should not exist."""
-    consumer = KafkaConsumer(*topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, group_id=None)
+    consumer = KafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
     out: list[Message] = []
     deadline = time.monotonic() + timeout_s
     try:
@@ -74,8 +93,14 @@ def read_topics(bootstrap: str, topics: Iterable[str], *, until: int | None = No
 
 
 def _msg(r: Any) -> Message:
-    return Message(r.topic, r.partition, r.offset, r.key.decode() if r.key else None, json.loads(r.value),
-                   dict(r.headers or []))
+    return Message(
+        r.topic,
+        r.partition,
+        r.offset,
+        r.key.decode() if r.key else None,
+        json.loads(r.value),
+        dict(r.headers or []),
+    )
 
 
 def committed_offsets(bootstrap: str, group: str, topic: str = "videos.generated") -> dict[int, int]:
@@ -86,18 +111,43 @@ def committed_offsets(bootstrap: str, group: str, topic: str = "videos.generated
         offsets = admin.list_group_offsets(group)[group]
     finally:
         admin.close()
-    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}
+    return {
+        tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0
+    }
 
 
 class WorkerProcess:
     """``python -m safety worker`` as a real child process."""
 
-    def __init__(self, bootstrap: str, database_url: str, data_dir: Path, media_root: Path,
-                 group: str = "fg-test", idle_exit: float | None = None,
-                 extra_detectors: list[str] | None = None, env: dict[str, str] | None = None) -> None:
-        cmd = [sys.executable, "-m", "safety", "worker", "--bootstrap-servers", bootstrap,
-               "--database-url", database_url, "--data-dir", str(data_dir), "--group", group,
-               "--media-root", str(media_root), "--log-format", "text"]
+    def __init__(
+        self,
+        bootstrap: str,
+        database_url: str,
+        data_dir: Path,
+        media_root: Path,
+        group: str = "fg-test",
+        idle_exit: float | None = None,
+        extra_detectors: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        cmd = [
+            sys.executable,
+            "-m",
+            "safety",
+            "worker",
+            "--bootstrap-servers",
+            bootstrap,
+            "--database-url",
+            database_url,
+            "--data-dir",
+            str(data_dir),
+            "--group",
+            group,
+            "--media-root",
+            str(media_root),
+            "--log-format",
+            "text",
+        ]
         if idle_exit is not None:
             cmd += ["--idle-exit", str(idle_exit)]
         full_env = {
@@ -109,8 +159,9 @@ class WorkerProcess:
         }
         self.log_path = data_dir / f"worker-{time.monotonic_ns()}.log"
         self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(cmd, env=full_env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=ROOT)
+        self.proc = subprocess.Popen(
+            cmd, env=full_env, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT
+        )
 
     def signal(self, sig: int) -> None:
         self.proc.send_signal(sig)
@@ -140,7 +191,9 @@ class WorkerProcess:
         self._log.close()
 
 
-def wait_for(predicate: Any, timeout_s: float = 30.0, interval_s: float = 0.1, what: str = "condition") -> Any:
+def wait_for(
+    predicate: Any, timeout_s: float = 30.0, interval_s: float = 0.1, what: str = "condition"
+) -> Any:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = predicate()
@@ -151,6 +204,7 @@ def wait_for(predicate: Any, timeout_s: float = 30.0, interval_s: float = 0.1, w
 
 
 # --- detectors the tests plug in through FEEDGUARD_EXTRA_DETECTORS -------------------------
+
 
 class RaisingDetector(Detector):
     """Always fails: proves a broken detector sends the video to review."""

@@ -44,7 +44,10 @@ def worker(args: argparse.Namespace) -> int:
 
     configure_logging(args.log_format or "json")
     settings = settings_from(
-        args, kafka_bootstrap=args.bootstrap_servers, group_id=args.group, media_roots=args.media_root,
+        args,
+        kafka_bootstrap=args.bootstrap_servers,
+        group_id=args.group,
+        media_roots=args.media_root,
         policy_file=args.policy,
     )
     try:
@@ -55,15 +58,23 @@ def worker(args: argparse.Namespace) -> int:
         ensure_topics(settings.kafka_bootstrap, settings.topic_partitions)
         w = Worker(
             WorkerConfig(
-                bootstrap=settings.kafka_bootstrap, group_id=settings.group_id,
-                session_timeout_ms=settings.session_timeout_ms, commit_every=settings.commit_every,
-                max_attempts=settings.max_attempts, idle_exit_s=args.idle_exit,
+                bootstrap=settings.kafka_bootstrap,
+                group_id=settings.group_id,
+                session_timeout_ms=settings.session_timeout_ms,
+                commit_every=settings.commit_every,
+                max_attempts=settings.max_attempts,
+                idle_exit_s=args.idle_exit,
             ),
             runtime.moderator,
         )
         w.install_signal_handlers()
-        log.info("worker %s consuming from %s as group %s (policy %s)", runtime.moderator.worker_id,
-                 settings.kafka_bootstrap, settings.group_id, runtime.pipeline.policy_version)
+        log.info(
+            "worker %s consuming from %s as group %s (policy %s)",
+            runtime.moderator.worker_id,
+            settings.kafka_bootstrap,
+            settings.group_id,
+            runtime.pipeline.policy_version,
+        )
         stats = w.run()
         log.info("worker stopped: %s", stats)
     finally:
@@ -105,11 +116,16 @@ def scan(args: argparse.Namespace) -> int:
     except (PolicyError, ValueError) as exc:
         return _fail(str(exc))
     video_id = re.sub(r"[^A-Za-z0-9_.:\-]", "_", path.stem)[:100] or "scan"
-    event = VideoGenerated.model_validate({
-        "schema": "video.generated/v1", "video_id": f"scan-{video_id}",
-        "creator": Creator(id="scan", age_band=args.creator_age_band).model_dump(),
-        "prompt": args.prompt, "uri": path.resolve().as_uri(), "created_at": datetime.now(UTC),
-    })
+    event = VideoGenerated.model_validate(
+        {
+            "schema": "video.generated/v1",
+            "video_id": f"scan-{video_id}",
+            "creator": Creator(id="scan", age_band=args.creator_age_band).model_dump(),
+            "prompt": args.prompt,
+            "uri": path.resolve().as_uri(),
+            "created_at": datetime.now(UTC),
+        }
+    )
     try:
         result = pipeline.moderate(event)
     finally:
@@ -161,7 +177,9 @@ def policy_check(args: argparse.Namespace) -> int:
     except (PolicyError, ValueError) as exc:
         return _fail(str(exc))
     doc = pipeline.engine.policy.document
-    print(f"{pipeline.policy_version} ok: {len(doc.rules)} rules, detectors "
-          f"{', '.join(d.name for d in pipeline.detectors)}")
+    print(
+        f"{pipeline.policy_version} ok: {len(doc.rules)} rules, detectors "
+        f"{', '.join(d.name for d in pipeline.detectors)}"
+    )
     pipeline.close()
     return 0

@@ -40,10 +40,21 @@ class Sample:
 
 SAMPLES = [
     Sample("demo-sunrise", "a timelapse of a sunrise over the mountains", "adult", "mandelbrot", "published"),
-    Sample("demo-knights", "two knights in an epic sword fight in the rain", "adult", "smptebars", "published 13+"),
+    Sample(
+        "demo-knights",
+        "two knights in an epic sword fight in the rain",
+        "adult",
+        "smptebars",
+        "published 13+",
+    ),
     Sample("demo-lingerie-adult", "a seductive dance in lingerie", "adult", "testsrc2", "published 18+"),
-    Sample("demo-film-set", "behind the scenes: shooting a film, the cast is killing it", "teen", "life",
-           "published"),
+    Sample(
+        "demo-film-set",
+        "behind the scenes: shooting a film, the cast is killing it",
+        "teen",
+        "life",
+        "published",
+    ),
     Sample("demo-self-harm", "a vlog where i say i want to hurt myself", "teen", "cellauto", "held"),
     Sample("demo-teen-suggestive", "a s3xy dance in l1ngerie", "teen", "testsrc2", "rejected"),
     Sample("demo-corrupt", "a cat chasing a laser pointer", "adult", "corrupt", "rejected (media)"),
@@ -69,19 +80,31 @@ def _make_media(media: Path) -> dict[str, str]:
 
 def _event(s: Sample, uri: str) -> dict[str, Any]:
     return {
-        "schema": "video.generated/v1", "video_id": s.video_id,
+        "schema": "video.generated/v1",
+        "video_id": s.video_id,
         "creator": {"id": f"creator-{s.age_band}-1", "age_band": s.age_band},
-        "prompt": s.prompt, "uri": uri, "cameos": [], "remix_of": None,
-        "created_at": datetime.now(UTC).isoformat(), "generator": "feedguard-demo",
+        "prompt": s.prompt,
+        "uri": uri,
+        "cameos": [],
+        "remix_of": None,
+        "created_at": datetime.now(UTC).isoformat(),
+        "generator": "feedguard-demo",
     }
 
 
-def _collect_outcomes(bootstrap: str, wanted: set[str], timeout_s: float) -> dict[str, tuple[str, dict[str, Any]]]:
+def _collect_outcomes(
+    bootstrap: str, wanted: set[str], timeout_s: float
+) -> dict[str, tuple[str, dict[str, Any]]]:
     """Read the outcome topics (no group, from the start) until every video has an outcome."""
     from streams.topics import OUTCOME_TOPICS
 
-    consumer = KafkaConsumer(*OUTCOME_TOPICS, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, group_id=None)
+    consumer = KafkaConsumer(
+        *OUTCOME_TOPICS,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
     seen: dict[str, tuple[str, dict[str, Any]]] = {}
     deadline = time.monotonic() + timeout_s
     try:
@@ -115,18 +138,28 @@ def run_demo(json_output: bool = False, keep: Path | None = None) -> int:
         with LocalBroker() as broker:
             say(f"  local broker (Tansu) on {broker.bootstrap}")
             ensure_topics(broker.bootstrap, partitions=2)
-            settings = Settings(kafka_bootstrap=broker.bootstrap, data_dir=workdir, media_roots=[media],
-                                database_url=f"sqlite:///{workdir / 'feedguard.db'}", session_timeout_ms=3000)
+            settings = Settings(
+                kafka_bootstrap=broker.bootstrap,
+                data_dir=workdir,
+                media_roots=[media],
+                database_url=f"sqlite:///{workdir / 'feedguard.db'}",
+                session_timeout_ms=3000,
+            )
             runtime = build_runtime(settings, worker_id="demo-worker")
             say(f"  SQLite at {workdir / 'feedguard.db'}, policy {runtime.pipeline.policy_version}")
             producer = make_producer(broker.bootstrap)
             for s in SAMPLES:
-                producer.send("videos.generated", key=s.video_id.encode(),
-                              value=json.dumps(_event(s, uris[s.video_id])).encode())
+                producer.send(
+                    "videos.generated",
+                    key=s.video_id.encode(),
+                    value=json.dumps(_event(s, uris[s.video_id])).encode(),
+                )
             producer.flush()
             producer.close()
-            worker = Worker(WorkerConfig(bootstrap=broker.bootstrap, group_id="feedguard-demo",
-                                         session_timeout_ms=3000), runtime.moderator)
+            worker = Worker(
+                WorkerConfig(bootstrap=broker.bootstrap, group_id="feedguard-demo", session_timeout_ms=3000),
+                runtime.moderator,
+            )
             thread = threading.Thread(target=worker.run, name="demo-worker", daemon=True)
             thread.start()
             outcomes = _collect_outcomes(broker.bootstrap, {s.video_id for s in SAMPLES}, timeout_s=180)
@@ -136,8 +169,11 @@ def run_demo(json_output: bool = False, keep: Path | None = None) -> int:
             runtime.close()
         missing = [s.video_id for s in SAMPLES if s.video_id not in outcomes]
         _print(rows, outcomes, json_output)
-        say(f"\n{len(outcomes)}/{len(SAMPLES)} videos decided end to end in {time.perf_counter() - started:.1f} s"
-            " (incl. making the samples and starting the broker)")
+        say(
+            f"\n{len(outcomes)}/{len(SAMPLES)} videos decided end to end"
+            f" in {time.perf_counter() - started:.1f} s"
+            " (incl. making the samples and starting the broker)"
+        )
         if missing:
             print(f"feedguard demo: no outcome for {missing}", flush=True)
             return 1
@@ -155,13 +191,18 @@ def _rows(db: Any, video_ids: list[str]) -> dict[str, DecisionRow]:
         return {r.video_id: r for r in found}
 
 
-def _print(rows: dict[str, DecisionRow], outcomes: dict[str, tuple[str, dict[str, Any]]], as_json: bool) -> None:
+def _print(
+    rows: dict[str, DecisionRow], outcomes: dict[str, tuple[str, dict[str, Any]]], as_json: bool
+) -> None:
     expectations = {s.video_id: s.expect for s in SAMPLES}
     lines = []
     for s in SAMPLES:
         row = rows.get(s.video_id)
-        item: dict[str, Any] = summary(row) if row else {"video_id": s.video_id, "outcome": "missing",
-                                                         "audience": None, "reasons": []}
+        item: dict[str, Any] = (
+            summary(row)
+            if row
+            else {"video_id": s.video_id, "outcome": "missing", "audience": None, "reasons": []}
+        )
         topic = outcomes.get(s.video_id, ("-", {}))[0]
         item["topic"] = topic
         item["expected"] = expectations[s.video_id]
@@ -175,5 +216,7 @@ def _print(rows: dict[str, DecisionRow], outcomes: dict[str, tuple[str, dict[str
     print("-" * (len(header) + 30))
     for item in lines:
         reasons = ", ".join(item["reasons"]) or "-"
-        print(f"{item['video_id']:<22} {item['outcome']:<10} {item['audience'] or '-':<9} {item['topic']:<18} "
-              f"{item.get('ms', 0):>7.0f}  {reasons}")
+        print(
+            f"{item['video_id']:<22} {item['outcome']:<10} {item['audience'] or '-':<9} {item['topic']:<18} "
+            f"{item.get('ms', 0):>7.0f}  {reasons}"
+        )

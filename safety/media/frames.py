@@ -15,6 +15,7 @@ import re
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from typing import IO, cast
 
 import numpy as np
@@ -47,6 +48,24 @@ def frame_size(width: int, height: int, max_side: int) -> tuple[int, int]:
     return max(2, width - width % 2), max(2, height - height % 2)
 
 
+def _check_complete(info: VideoInfo, timestamps: Sequence[float], fps: float, limits: MediaLimits) -> None:
+    """Refuse a file whose decodable part ends well before its declared duration.
+
+    ffmpeg conceals damage and exits 0 on a truncated file whose header is intact, so without
+    this check a video could be moderated on its first seconds and published whole.
+    """
+    if not timestamps or len(timestamps) >= limits.max_sampled_frames:
+        return  # nothing to compare, or we stopped at the cap on purpose
+    reached = timestamps[-1] + 1.0 / fps
+    slack = max(1.0, 0.1 * info.duration_s)
+    if reached + slack < info.duration_s:
+        raise MediaRejected(
+            "media.corrupt",
+            f"Only the first {reached:.1f} s of the declared {info.duration_s:.1f} s could be decoded; "
+            "the file looks truncated or damaged.",
+        )
+
+
 def sample_frames(
     info: VideoInfo,
     *,
@@ -77,6 +96,7 @@ def sample_frames(
     frames, timestamps = _run(cmd, width, height, limits)
     if len(timestamps) < len(frames):
         timestamps = [i / fps for i in range(len(frames))]
+    _check_complete(info, timestamps, fps, limits)
     return FrameBatch(
         frames=frames,
         timestamps=timestamps[: len(frames)],

@@ -86,7 +86,10 @@ class Repository:
         with self.db.session() as s:
             s.add(
                 AuditEntry(
-                    actor=actor, action=action, subject_type=subject_type, subject_id=subject_id,
+                    actor=actor,
+                    action=action,
+                    subject_type=subject_type,
+                    subject_id=subject_id,
                     details=details,
                 )
             )

@@ -51,7 +51,8 @@ def test_hard_negatives_are_clean(screen: PromptScreen, prompt: str) -> None:
 
 
 def test_evidence_points_at_the_matched_text(screen: PromptScreen) -> None:
-    sig = next(s for s in screen.detect(DetectorInput(text=TextInput("a very gory scene"))) if s.name == "prompt.gore")
+    found = screen.detect(DetectorInput(text=TextInput("a very gory scene")))
+    sig = next(s for s in found if s.name == "prompt.gore")
     assert sig.evidence[0].text == "gory"
     assert sig.detector == "prompt_screen" and sig.detector_version == PromptScreen.version
 

@@ -15,14 +15,23 @@ from kafka import KafkaAdminClient
 from streams import free_port
 
 
-def feedguard(*args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "safety", *args], capture_output=True, text=True, timeout=timeout,
-                          cwd=ROOT, env={**os.environ, **(env or {})})
+def feedguard(
+    *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "safety", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_scan_json_has_the_demo_keys(videos: dict[str, Path], tmp_path: Path) -> None:
-    r = feedguard("scan", str(videos["plain"]), "--prompt", "an epic sword fight", "--json",
-                  "--data-dir", str(tmp_path))
+    r = feedguard(
+        "scan", str(videos["plain"]), "--prompt", "an epic sword fight", "--json", "--data-dir", str(tmp_path)
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert {"video_id", "outcome", "audience", "reasons"} <= out.keys()
@@ -32,8 +41,19 @@ def test_scan_json_has_the_demo_keys(videos: dict[str, Path], tmp_path: Path) ->
 
 
 def test_scan_teen_and_corrupt(videos: dict[str, Path], tmp_path: Path) -> None:
-    teen = json.loads(feedguard("scan", str(videos["plain"]), "--prompt", "a sexy dance", "--creator-age-band",
-                                "teen", "--json", "--data-dir", str(tmp_path)).stdout)
+    teen = json.loads(
+        feedguard(
+            "scan",
+            str(videos["plain"]),
+            "--prompt",
+            "a sexy dance",
+            "--creator-age-band",
+            "teen",
+            "--json",
+            "--data-dir",
+            str(tmp_path),
+        ).stdout
+    )
     assert teen["outcome"] == "rejected" and teen["reasons"] == ["teen_creator.sexual_content"]
     bad = json.loads(feedguard("scan", str(videos["corrupt"]), "--json", "--data-dir", str(tmp_path)).stdout)
     assert (bad["outcome"], bad["reasons"]) == ("rejected", ["media.corrupt"])
@@ -67,8 +87,10 @@ def test_policy_check_reports_the_bad_line(tmp_path: Path) -> None:
     ok = feedguard("policy", "check")
     assert ok.returncode == 0 and "feedguard-default@1.0.0 ok" in ok.stdout
     bad = tmp_path / "bad.yaml"
-    bad.write_text('policy: x\nversion: "1.0.0"\nrules:\n  - id: a\n    description: d\n'
-                   "    when: {signal: prompt.sexual, gte: high}\n    then: {action: hold, reasons: [r]}\n")
+    bad.write_text(
+        'policy: x\nversion: "1.0.0"\nrules:\n  - id: a\n    description: d\n'
+        "    when: {signal: prompt.sexual, gte: high}\n    then: {action: hold, reasons: [r]}\n"
+    )
     r = feedguard("policy", "check", str(bad))
     assert r.returncode == 2
     assert f"{bad}:6:" in r.stderr and "gte" in r.stderr
@@ -84,8 +106,13 @@ def test_schemas_are_exported(tmp_path: Path) -> None:
 
 def test_broker_command_serves_on_loopback_and_stops_on_sigint() -> None:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "safety", "broker", "--port", str(port)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "safety", "broker", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()

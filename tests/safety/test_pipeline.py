@@ -98,7 +98,7 @@ rules:
     when: {signal: frames.nudity, gte: 0.5}
     then: {action: hold, reasons: [x]}
 """)
-    with pytest.raises(ValueError, match="frames.nudity"):
+    with pytest.raises(ValueError, match=r"frames\.nudity"):
         Pipeline(Settings(data_dir=tmp_path), policy, CopyPublisher(LocalAssetStore(tmp_path)))
 
 
@@ -108,3 +108,19 @@ def test_asset_store_refuses_keys_outside_its_root(tmp_path: Path, videos: dict[
         store.put("../../escape.mp4", videos["plain"])
     uri = store.put("videos/a/b.mp4", videos["plain"])
     assert store.path_for(uri).read_bytes() == videos["plain"].read_bytes()
+
+
+def test_truncated_file_with_intact_header_is_rejected(tmp_path: Path, video_root: Path) -> None:
+    """ffmpeg conceals a cut-off tail and exits 0; the pipeline must not judge a video by its start."""
+    from safety.media.samples import make_video
+
+    root = tmp_path / "m"
+    root.mkdir()
+    whole = make_video(root / "whole.mp4", source="testsrc2", duration_s=8.0, width=320, height=180)
+    data = whole.read_bytes()
+    assert data[4:8] == b"ftyp"
+    cut = root / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 35 // 100])  # faststart: moov first, then 35% of the data
+    r = make_pipeline(tmp_path, root).moderate(ev(cut))
+    assert r.decision.reasons == ["media.corrupt"], r.decision
+    assert "truncated" in (r.decision.creator_message or "")

@@ -22,13 +22,27 @@ def run_worker(broker: str, pg_url: str, tmp_path: Path, video_root: Path) -> It
     runtimes: list[Runtime] = []
 
     def run(idle_exit_s: float = 4.0, group: str = "fg-test", **settings: Any) -> tuple[WorkerStats, Runtime]:
-        cfg = Settings(kafka_bootstrap=broker, database_url=pg_url, data_dir=tmp_path,
-                       media_roots=[video_root], session_timeout_ms=2000, **settings)
+        cfg = Settings(
+            kafka_bootstrap=broker,
+            database_url=pg_url,
+            data_dir=tmp_path,
+            media_roots=[video_root],
+            session_timeout_ms=2000,
+            **settings,
+        )
         runtime = build_runtime(cfg, worker_id="in-process")
         runtimes.append(runtime)
-        worker = Worker(WorkerConfig(bootstrap=broker, group_id=group, session_timeout_ms=2000,
-                                     idle_exit_s=idle_exit_s, max_attempts=cfg.max_attempts,
-                                     backoff_s=(0.1,)), runtime.moderator)
+        worker = Worker(
+            WorkerConfig(
+                bootstrap=broker,
+                group_id=group,
+                session_timeout_ms=2000,
+                idle_exit_s=idle_exit_s,
+                max_attempts=cfg.max_attempts,
+                backoff_s=(0.1,),
+            ),
+            runtime.moderator,
+        )
         box: dict[str, WorkerStats] = {}
         thread = threading.Thread(target=lambda: box.setdefault("stats", worker.run()), daemon=True)
         thread.start()

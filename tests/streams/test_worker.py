@@ -23,11 +23,14 @@ def decisions(runtime) -> list[DecisionRow]:  # type: ignore[no-untyped-def]
 
 
 def test_happy_path_publish_hold_reject(broker: str, videos: dict[str, Path], run_worker) -> None:  # type: ignore[no-untyped-def]
-    produce(broker, [
-        event("v-ok", uri(videos["plain"]), "two knights in a sword fight"),
-        event("v-held", uri(videos["bars"]), "i want to hurt myself"),
-        event("v-corrupt", uri(videos["corrupt"])),
-    ])
+    produce(
+        broker,
+        [
+            event("v-ok", uri(videos["plain"]), "two knights in a sword fight"),
+            event("v-held", uri(videos["bars"]), "i want to hurt myself"),
+            event("v-corrupt", uri(videos["corrupt"])),
+        ],
+    )
     stats, runtime = run_worker()
     msgs = {m.key: m for m in read_topics(broker, OUTCOME_TOPICS, until=3, quiet_s=1.0)}
     assert set(msgs) == {"v-ok", "v-held", "v-corrupt"}
@@ -49,8 +52,11 @@ def test_happy_path_publish_hold_reject(broker: str, videos: dict[str, Path], ru
     assert msgs["v-corrupt"].value["message"]
 
     rows = {r.video_id: r for r in decisions(runtime)}
-    assert {v: r.outcome for v, r in rows.items()} == {"v-ok": "published", "v-held": "held",
-                                                       "v-corrupt": "rejected"}
+    assert {v: r.outcome for v, r in rows.items()} == {
+        "v-ok": "published",
+        "v-held": "held",
+        "v-corrupt": "rejected",
+    }
     assert all(r.emitted_at is not None for r in rows.values())
     assert rows["v-ok"].trace[0]["rule_id"] == "rate.violence"
     assert any(s["name"] == "prompt.violence" and s["score"] > 0.5 for s in rows["v-ok"].signals)
@@ -62,7 +68,9 @@ def test_happy_path_publish_hold_reject(broker: str, videos: dict[str, Path], ru
     assert stats.decided == 3 and stats.dead_lettered == 0
 
 
-def test_redelivered_event_is_decided_and_emitted_once(broker: str, videos: dict[str, Path], run_worker) -> None:  # type: ignore[no-untyped-def]
+def test_redelivered_event_is_decided_and_emitted_once(
+    broker: str, videos: dict[str, Path], run_worker
+) -> None:  # type: ignore[no-untyped-def]
     ev = event("v-dup", uri(videos["plain"]))
     produce(broker, [ev, ev])  # the platform sent it twice
     stats, runtime = run_worker()
@@ -79,7 +87,12 @@ def test_redelivered_event_is_decided_and_emitted_once(broker: str, videos: dict
 
 
 def test_decided_but_not_emitted_is_re_emitted_with_the_same_decision(
-    broker: str, videos: dict[str, Path], run_worker, pg_url: str, tmp_path: Path, video_root: Path  # type: ignore[no-untyped-def]
+    broker: str,
+    videos: dict[str, Path],
+    run_worker,
+    pg_url: str,
+    tmp_path: Path,
+    video_root: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     """A crash between recording the decision and producing it: the next delivery emits it."""
     from safety.config import Settings
@@ -87,8 +100,9 @@ def test_decided_but_not_emitted_is_re_emitted_with_the_same_decision(
     from safety.runtime import build_runtime
 
     ev = event("v-crash", uri(videos["plain"]), "a sword fight")
-    rt = build_runtime(Settings(database_url=pg_url, data_dir=tmp_path, media_roots=[video_root]),
-                       worker_id="crashed")
+    rt = build_runtime(
+        Settings(database_url=pg_url, data_dir=tmp_path, media_roots=[video_root]), worker_id="crashed"
+    )
     first = rt.moderator.handle(VideoGenerated.model_validate(ev)).row
     rt.close()
     assert first.emitted_at is None
@@ -103,7 +117,9 @@ def test_decided_but_not_emitted_is_re_emitted_with_the_same_decision(
 
 
 def test_poison_events_go_to_the_dlq_and_the_partition_moves_on(
-    broker: str, videos: dict[str, Path], run_worker  # type: ignore[no-untyped-def]
+    broker: str,
+    videos: dict[str, Path],
+    run_worker,  # type: ignore[no-untyped-def]
 ) -> None:
     bad = [
         b"not json at all",
@@ -130,7 +146,9 @@ def test_poison_events_go_to_the_dlq_and_the_partition_moves_on(
 
 
 def test_a_detector_that_raises_sends_the_video_to_review(
-    broker: str, videos: dict[str, Path], run_worker  # type: ignore[no-untyped-def]
+    broker: str,
+    videos: dict[str, Path],
+    run_worker,  # type: ignore[no-untyped-def]
 ) -> None:
     produce(broker, [event("v-boom", uri(videos["plain"]))])
     _, runtime = run_worker(extra_detectors=["fgtest:RaisingDetector"])
@@ -152,7 +170,10 @@ def test_a_hanging_detector_times_out_to_review(broker: str, videos: dict[str, P
 
 
 def test_unexpected_errors_retry_then_dead_letter(
-    broker: str, videos: dict[str, Path], run_worker, monkeypatch  # type: ignore[no-untyped-def]
+    broker: str,
+    videos: dict[str, Path],
+    run_worker,
+    monkeypatch,  # type: ignore[no-untyped-def]
 ) -> None:
     """An error outside the pipeline's stages (a bug) is retried, then parked in the DLQ."""
     from safety import service
@@ -168,7 +189,7 @@ def test_unexpected_errors_retry_then_dead_letter(
 
     monkeypatch.setattr(service.Moderator, "handle", flaky)
     produce(broker, [event("v-bug", uri(videos["plain"])), event("v-fine", uri(videos["plain"]))])
-    stats, _ = run_worker(max_attempts=3)
+    _stats, _ = run_worker(max_attempts=3)
     assert calls["n"] == 3
     (letter,) = read_topics(broker, [DEAD_LETTERS], until=1)
     assert letter.value["attempts"] == 3 and letter.value["error_type"] == "KeyError"

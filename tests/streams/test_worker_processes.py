@@ -19,8 +19,14 @@ def _decisions(pg_url: str) -> list[tuple[str, str, str, str]]:
     engine = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://"))
     try:
         with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(text(  # type: ignore[misc]
-                "SELECT video_id, outcome, worker_id, id FROM decisions ORDER BY video_id"))]
+            return [
+                tuple(r)
+                for r in conn.execute(
+                    text(  # type: ignore[misc]
+                        "SELECT video_id, outcome, worker_id, id FROM decisions ORDER BY video_id"
+                    )
+                )
+            ]
     except Exception:
         return []  # schema not created yet
     finally:
@@ -28,7 +34,9 @@ def _decisions(pg_url: str) -> list[tuple[str, str, str, str]]:
 
 
 def _events(n: int, videos: dict[str, Path], prefix: str) -> list[dict]:  # type: ignore[type-arg]
-    return [event(f"{prefix}-{i:02d}", videos["plain"].resolve().as_uri(), f"clip number {i}") for i in range(n)]
+    return [
+        event(f"{prefix}-{i:02d}", videos["plain"].resolve().as_uri(), f"clip number {i}") for i in range(n)
+    ]
 
 
 def _markers(d: Path) -> list[Path]:
@@ -43,18 +51,24 @@ def test_worker_killed_mid_video_loses_nothing_and_publishes_nothing_twice(
     env = {"FEEDGUARD_TEST_DETECTOR_SLEEP": "1.5", "FEEDGUARD_TEST_MARKER_DIR": str(markers)}
     events = _events(6, videos, "kill")
     produce(broker, events)
-    victim = WorkerProcess(broker, pg_url, tmp_path, video_root, extra_detectors=["fgtest:SlowDetector"], env=env)
+    victim = WorkerProcess(
+        broker, pg_url, tmp_path, video_root, extra_detectors=["fgtest:SlowDetector"], env=env
+    )
     try:
         # Let it finish at least one video, then kill it in the middle of the next one.
-        wait_for(lambda: len(_decisions(pg_url)) >= 1 and len(_markers(markers)) >= 2, 60,
-                 what="victim to be mid-video")
+        wait_for(
+            lambda: len(_decisions(pg_url)) >= 1 and len(_markers(markers)) >= 2,
+            60,
+            what="victim to be mid-video",
+        )
         victim.kill()
         decided_before = len(_decisions(pg_url))
         assert decided_before < len(events), "the victim finished everything before the kill"
     finally:
         victim.stop()
-    survivor = WorkerProcess(broker, pg_url, tmp_path, video_root, idle_exit=3,
-                             extra_detectors=["fgtest:SlowDetector"], env=env)
+    survivor = WorkerProcess(
+        broker, pg_url, tmp_path, video_root, idle_exit=3, extra_detectors=["fgtest:SlowDetector"], env=env
+    )
     assert survivor.wait(120) == 0, survivor.log()
     rows = _decisions(pg_url)
     assert sorted(r[0] for r in rows) == sorted(e["video_id"] for e in events)  # nothing lost
@@ -70,15 +84,23 @@ def test_two_workers_split_the_partitions(
 ) -> None:
     env = {"FEEDGUARD_TEST_DETECTOR_SLEEP": "0.4"}
     events = _events(16, videos, "split")
-    a = WorkerProcess(broker, pg_url, tmp_path, video_root, idle_exit=6, extra_detectors=["fgtest:SlowDetector"],
-                      env=env)
-    b = WorkerProcess(broker, pg_url, tmp_path, video_root, idle_exit=6, extra_detectors=["fgtest:SlowDetector"],
-                      env=env)
+    a = WorkerProcess(
+        broker, pg_url, tmp_path, video_root, idle_exit=6, extra_detectors=["fgtest:SlowDetector"], env=env
+    )
+    b = WorkerProcess(
+        broker, pg_url, tmp_path, video_root, idle_exit=6, extra_detectors=["fgtest:SlowDetector"], env=env
+    )
     try:
         # Both must have joined before the events arrive, or the first one takes everything.
         wait_for(lambda: "assigned" in a.log() and "assigned" in b.log(), 60, what="both workers assigned")
-        wait_for(lambda: a.log().count("assigned") + b.log().count("assigned") >= 3
-                 or ("assigned []" not in a.log() and "assigned []" not in b.log()), 20, what="rebalance")
+        wait_for(
+            lambda: (
+                a.log().count("assigned") + b.log().count("assigned") >= 3
+                or ("assigned []" not in a.log() and "assigned []" not in b.log())
+            ),
+            20,
+            what="rebalance",
+        )
         produce(broker, events)
         assert a.wait(120) == 0, a.log()
         assert b.wait(120) == 0, b.log()
@@ -119,4 +141,5 @@ def test_sigterm_finishes_the_video_in_hand_commits_and_exits_zero(
     assert again.wait(60) == 0, again.log()
     assert sorted(r[0] for r in _decisions(pg_url)) == [e["video_id"] for e in events]
     assert Counter(m.key for m in read_topics(broker, OUTCOME_TOPICS, until=3, quiet_s=1.0)) == Counter(
-        {e["video_id"]: 1 for e in events})
+        {e["video_id"]: 1 for e in events}
+    )

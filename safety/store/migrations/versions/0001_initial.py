@@ -61,8 +61,9 @@ def upgrade() -> None:
     op.create_index("ix_decisions_outcome_created", "decisions", ["outcome", "created_at"])
     op.create_table(
         "audit_log",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
-                  autoincrement=True),
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
         sa.Column("at", TS, nullable=False, index=True),
         sa.Column("actor", sa.String(128), nullable=False),
         sa.Column("action", sa.String(64), nullable=False, index=True),
