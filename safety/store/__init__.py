@@ -1,7 +1,24 @@
 """Storage: SQLAlchemy 2 models, Alembic migrations, and the repository the pipeline uses."""
 
+from safety.store.accounts import ApiKey, Organisation, User
 from safety.store.db import Database
 from safety.store.models import AuditEntry, DecisionRow, Video
 from safety.store.repository import Repository, StoredDecision
+from safety.store.review import Appeal, OutboxMessage, Report, ReviewAction, ReviewItem
 
-__all__ = ["AuditEntry", "Database", "DecisionRow", "Repository", "StoredDecision", "Video"]
+__all__ = [
+    "ApiKey",
+    "Appeal",
+    "AuditEntry",
+    "Database",
+    "DecisionRow",
+    "Organisation",
+    "OutboxMessage",
+    "Report",
+    "Repository",
+    "ReviewAction",
+    "ReviewItem",
+    "StoredDecision",
+    "User",
+    "Video",
+]

@@ -61,25 +61,33 @@ class Database:
         with self.sessions() as s, s.begin():
             yield s
 
-    def current_revision(self) -> str | None:
+    def current_revisions(self) -> set[str]:
         with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            return set(MigrationContext.configure(conn).get_current_heads())
 
-    def head_revision(self) -> str | None:
+    def head_revisions(self) -> set[str]:
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
-        return ScriptDirectory.from_config(cfg).get_current_head()
+        return set(ScriptDirectory.from_config(cfg).get_heads())
+
+    def current_revision(self) -> str | None:
+        """The schema revision(s), comma-separated when independent branches are applied."""
+        return ",".join(sorted(self.current_revisions())) or None
+
+    def head_revision(self) -> str | None:
+        return ",".join(sorted(self.head_revisions())) or None
 
     def upgrade(self) -> bool:
         """Apply pending migrations; returns whether anything ran. Safe to call from many workers."""
-        if self.current_revision() == self.head_revision():
+        heads = self.head_revisions()
+        if self.current_revisions() == heads:
             return False
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
-            if MigrationContext.configure(conn).get_current_revision() == self.head_revision():
+            if set(MigrationContext.configure(conn).get_current_heads()) == heads:
                 return False
-            command.upgrade(_alembic_config(conn), "head")
+            command.upgrade(_alembic_config(conn), "heads")
         return True
 
     def dispose(self) -> None:

@@ -37,6 +37,8 @@ class Video(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     event: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    # received | published | held | rejected | taken_down: kept current by every decision.
+    state: Mapped[str | None] = mapped_column(String(16), index=True)
 
 
 class DecisionRow(Base):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,19 @@ from sqlalchemy.exc import IntegrityError
 from safety.events import VideoGenerated
 from safety.store.db import Database
 from safety.store.models import AuditEntry, DecisionRow, Video, utcnow
+from safety.store.review import ReviewItem
+
+# Same scale as safety.review.queue: level * 1000 (+ report bumps).
+PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
+
+
+def hold_item(row: DecisionRow, age_band: str) -> ReviewItem:
+    """The review-queue entry for a held pipeline decision."""
+    return ReviewItem(
+        id=str(uuid.uuid4()), video_id=row.video_id, kind="hold", status="open",
+        priority=PRIORITY_RANK.get(row.priority or "normal", 1) * 1000, reasons=list(row.reasons),
+        decision_id=row.id, creator_age_band=age_band,
+    )
 
 
 @dataclass(frozen=True)
@@ -42,11 +56,16 @@ class Repository:
         """
         try:
             with self.db.session() as s:
-                if s.get(Video, event.video_id) is None:
-                    s.add(_video_row(event))
+                video = s.get(Video, event.video_id)
+                if video is None:
+                    video = _video_row(event)
+                    s.add(video)
                     s.flush()
+                video.state = row.outcome
                 s.add(row)
                 s.flush()
+                if row.outcome == "held":
+                    s.add(hold_item(row, event.creator.age_band))
                 s.add(
                     AuditEntry(
                         actor=f"worker:{row.worker_id}",

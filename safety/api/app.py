@@ -1,0 +1,82 @@
+"""The FastAPI application: routers per resource, problem+json errors, limits, the web UI."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+
+from safety.api import problems
+from safety.api.limits import BodySizeLimit, RateLimit, TokenBuckets
+from safety.api.metrics import ApiMetrics
+from safety.api.routers import appeals, audit, auth, health, organisations, reports, review, users, videos
+from safety.api.state import AppState
+from safety.config import Settings
+from safety.publishing import Publisher
+from safety.store import Database
+
+log = logging.getLogger("feedguard.api")
+_UNLIMITED = ("/healthz", "/readyz", "/metrics")
+
+
+def create_app(settings: Settings, *, publisher: Publisher | None = None, db: Database | None = None) -> FastAPI:
+    """Build the app. The database is migrated on start; the outbox relay runs in the background."""
+    from safety.runtime import build_publisher
+
+    database = db or Database(settings.resolved_database_url)
+    state = AppState(settings=settings, db=database, publisher=publisher or build_publisher(settings, database))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database.upgrade()
+        if settings.api_relay_outbox:
+            from streams.outbox import OutboxRelay
+
+            state.relay = OutboxRelay(database, settings.kafka_bootstrap)
+            state.relay.start()
+        try:
+            yield
+        finally:
+            if state.relay is not None:
+                state.relay.stop()
+
+    app = FastAPI(
+        title="feedguard",
+        version="0.1.0",
+        summary="Moderation and provenance for feeds of AI-generated video",
+        description="Review queue, reports, appeals, accounts and audit. Errors are RFC 9457 "
+                    "`application/problem+json`. Authenticate with `Authorization: Bearer <API key>`.",
+        lifespan=lifespan,
+    )
+    app.state.fg = state
+    state.extras["metrics"] = metrics = ApiMetrics(state)
+    problems.install(app)
+    for router in (health.router, auth.router, users.router, organisations.router, review.router,
+                   reports.router, appeals.router, videos.router, audit.router):
+        app.include_router(router)
+
+    from safety.api.ui import install_ui
+
+    install_ui(app)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        metrics.http.labels(route, str(response.status_code)).observe(time.perf_counter() - start)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+    app.add_middleware(RateLimit, buckets=TokenBuckets(settings.api_rate_per_minute),
+                       exempt=lambda path: path.startswith(_UNLIMITED))
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
+    if settings.api_cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.api_cors_origins,
+                           allow_methods=["GET", "POST", "PATCH", "DELETE"], allow_headers=["Authorization",
+                                                                                          "Content-Type"])
+    return app

@@ -1,0 +1,122 @@
+"""Request-size and rate limits, applied before any route runs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from safety.api.problems import MEDIA_TYPE, PROBLEM_BASE
+from safety.credentials import parse_key_id
+
+Message = MutableMapping[str, Any]
+
+
+def _problem_bytes(status: int, type_: str, title: str) -> bytes:
+    import json
+
+    return json.dumps({"type": PROBLEM_BASE + type_, "title": title, "status": status}).encode()
+
+
+async def _send_problem(send: Send, status: int, type_: str, title: str, headers: list[tuple[bytes, bytes]]) -> None:
+    body = _problem_bytes(status, type_, title)
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode()),
+                            *headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodySizeLimit:
+    """413 for bodies over the limit, whether declared (Content-Length) or streamed (chunked)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await _send_problem(send, 413, "payload-too-large", f"Request body over {self.max_bytes} bytes", [])
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _send_problem(send, 413, "payload-too-large", f"Request body over {self.max_bytes} bytes", [])
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class TokenBuckets:
+    """Per-identity token buckets (in process). ``rate`` requests per minute, bursts up to ``rate``."""
+
+    def __init__(self, rate_per_minute: int) -> None:
+        self.rate = rate_per_minute / 60.0
+        self.capacity = float(rate_per_minute)
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, identity: str) -> float:
+        """0.0 when allowed, else seconds until a token is available."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(identity, (self.capacity, now))
+            tokens = min(self.capacity, tokens + (now - last) * self.rate)
+            if tokens >= 1.0:
+                self._buckets[identity] = (tokens - 1.0, now)
+                return 0.0
+            self._buckets[identity] = (tokens, now)
+            if len(self._buckets) > 100_000:  # bound memory under a flood of identities
+                self._buckets.clear()
+            return (1.0 - tokens) / self.rate
+
+
+class RateLimit:
+    """429 + Retry-After once an identity's bucket is empty; the identity is the API key id
+    (parsed without a database hit), else the session cookie, else the client address."""
+
+    def __init__(self, app: ASGIApp, buckets: TokenBuckets, exempt: Callable[[str], bool]) -> None:
+        self.app = app
+        self.buckets = buckets
+        self.exempt = exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.exempt(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        identity = None
+        auth = headers.get(b"authorization", b"").decode("latin-1")
+        if auth.lower().startswith("bearer "):
+            key_id = parse_key_id(auth[7:].strip())
+            identity = f"key:{key_id}" if key_id else None
+        if identity is None:
+            client = scope.get("client") or ("?", 0)
+            identity = f"addr:{client[0]}"
+        wait = self.buckets.take(identity)
+        if wait > 0:
+            await _send_problem(send, 429, "rate-limited", "Too many requests",
+                                [(b"retry-after", str(max(1, int(wait + 0.999))).encode())])
+            return
+        await self.app(scope, receive, send)
+
+
+Handler = Callable[[Scope, Receive, Send], Awaitable[None]]

@@ -1,0 +1,1 @@
+"""The human review workflow: queue, leases, moderator actions, reports and appeals."""

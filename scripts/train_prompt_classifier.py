@@ -1,0 +1,191 @@
+"""Train the prompt classifier's head on MiniLM embeddings; write ONNX + JSON next to the detector.
+
+Steps (deterministic: fixed seed, single-threaded solvers, sorted inputs):
+1. load ``classifiers/data/prompts.jsonl``; normalise with ``normalize_prompt``; embed (int8 MiniLM);
+2. pick C for a one-vs-rest LogisticRegression by grouped 5-fold CV on TRAIN (macro average precision);
+3. fit on TRAIN; Platt-scale each category on CALIB (why: a policy threshold of 0.5 should mean
+   "more likely than not" for every category and every detector);
+4. export the sklearn head with skl2onnx, check it against sklearn, and report TEST metrics
+   (TEST is never used for any choice above).
+Run: ``python scripts/train_prompt_classifier.py`` (needs scikit-learn, skl2onnx, scipy; ~1 min).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+from scipy.optimize import minimize
+from skl2onnx import to_onnx
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score
+from sklearn.model_selection import GroupKFold
+from sklearn.multiclass import OneVsRestClassifier
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from classifiers.prompt_classifier import CATEGORIES, PromptClassifier  # noqa: E402
+from classifiers.text_embed import SentenceEmbedder, file_sha256  # noqa: E402
+from classifiers.text_tricks import normalize_prompt  # noqa: E402
+
+DATA = ROOT / "classifiers" / "data" / "prompts.jsonl"
+MODELS = ROOT / "classifiers" / "models"
+C_GRID = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+THRESHOLD = 0.5
+SELF_CHECK = [
+    "a cat chasing a laser pointer",
+    "behind the scenes: shooting a film",
+    "two men in a brutal knife fight in an alley",
+    "how to make a b0mb at home",
+    "a teenager writing a suicide note",
+    "snorting cocaine in a club bathroom",
+]
+Array = npt.NDArray[Any]
+
+
+def load_rows(path: Path = DATA) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def label_matrix(rows: list[dict[str, Any]]) -> Array:
+    return np.array([[c in r["labels"] for c in CATEGORIES] for r in rows], dtype=np.int64)
+
+
+def prf(y: Array, pred: Array) -> dict[str, dict[str, float]]:
+    """Per-category precision/recall/F1 (+ support) for 0/1 matrices."""
+    out = {}
+    for j, cat in enumerate(CATEGORIES):
+        tp = int((pred[:, j] & y[:, j]).sum())
+        fp = int((pred[:, j] & (1 - y[:, j])).sum())
+        fn = int(((1 - pred[:, j]) & y[:, j]).sum())
+        p = tp / (tp + fp) if tp + fp else 0.0
+        r = tp / (tp + fn) if tp + fn else 0.0
+        f = 2 * p * r / (p + r) if p + r else 0.0
+        out[cat] = {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "support": int(y[:, j].sum())}
+    return out
+
+
+def macro_f1(metrics: dict[str, dict[str, float]]) -> float:
+    return round(float(np.mean([m["f1"] for m in metrics.values()])), 4)
+
+
+def make_head(c: float) -> OneVsRestClassifier:
+    return OneVsRestClassifier(LogisticRegression(C=c, max_iter=5000, solver="lbfgs"))
+
+
+def choose_c(x: Array, y: Array, groups: list[str]) -> tuple[float, dict[str, float]]:
+    """Grouped CV so a seed's paraphrases never sit on both sides of a fold."""
+    scores = {}
+    for c in C_GRID:
+        fold_scores = []
+        for tr, va in GroupKFold(n_splits=5).split(x, y, groups):
+            proba = make_head(c).fit(x[tr], y[tr]).predict_proba(x[va])
+            fold_scores.append(np.mean([average_precision_score(y[va, j], proba[:, j]) for j in range(y.shape[1])]))
+        scores[str(c)] = round(float(np.mean(fold_scores)), 4)
+    best = max(C_GRID, key=lambda c: (scores[str(c)], -c))
+    return best, scores
+
+
+def platt(z: Array, y: Array) -> tuple[float, float]:
+    """Platt (1999) scaling on logits with his smoothed targets, so few positives don't give 0/1."""
+    n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
+    t = np.where(y == 1, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
+
+    def loss(ab: Array) -> tuple[float, Array]:
+        s = ab[0] * z + ab[1]
+        p = 1.0 / (1.0 + np.exp(-s))
+        value = float(np.sum(np.logaddexp(0.0, s) - t * s))
+        return value, np.array([np.sum((p - t) * z), np.sum(p - t)])
+
+    res = minimize(loss, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
+    return float(res.x[0]), float(res.x[1])
+
+
+def ece(y: Array, p: Array, bins: int = 10) -> float:
+    """Expected calibration error over all (prompt, category) pairs."""
+    y, p = y.ravel(), p.ravel()
+    edges = np.linspace(0, 1, bins + 1)
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        m = (p >= lo) & ((p < hi) if hi < 1 else (p <= hi))
+        if m.any():
+            total += m.sum() / len(p) * abs(p[m].mean() - y[m].mean())
+    return round(float(total), 4)
+
+
+def main() -> None:
+    np.random.seed(0)
+    rows = load_rows()
+    texts = [normalize_prompt(r["text"]) for r in rows]
+    embedder = SentenceEmbedder(threads=2, batch_size=64)
+    x = embedder.embed(texts)
+    y = label_matrix(rows)
+    split = np.array([r["split"] for r in rows])
+    tr, ca, te = (split == "train"), (split == "calib"), (split == "test")
+    groups = [r["group"] for r in rows]
+
+    best_c, cv = choose_c(x[tr], y[tr], [g for g, keep in zip(groups, tr, strict=True) if keep])
+    head = make_head(best_c).fit(x[tr], y[tr])
+
+    def raw(m: Array) -> Array:
+        return np.asarray(head.predict_proba(x[m]), dtype=np.float64)
+
+    calibration = {}
+    for j, cat in enumerate(CATEGORIES):
+        a, b = platt(PromptClassifier.logit(raw(ca)[:, j]), y[ca, j])
+        calibration[cat] = {"a": round(a, 6), "b": round(b, 6)}
+
+    onx = to_onnx(head, x[:1], target_opset=17, options={id(head): {"zipmap": False}})
+    MODELS.mkdir(parents=True, exist_ok=True)
+    head_path = MODELS / "prompt_head.onnx"
+    head_path.write_bytes(onx.SerializeToString())
+    sess = ort.InferenceSession(str(head_path), providers=["CPUExecutionProvider"])
+    onnx_proba = sess.run(["probabilities"], {sess.get_inputs()[0].name: x})[0]
+    max_diff = float(np.abs(onnx_proba - head.predict_proba(x)).max())
+    assert max_diff < 1e-4, f"ONNX head differs from sklearn by {max_diff}"
+
+    def calibrated(m: Array) -> Array:
+        return PromptClassifier.calibrate(raw(m), [calibration[c] for c in CATEGORIES])
+
+    metrics = {}
+    for name, m in (("calib", ca), ("test", te)):
+        p = calibrated(m)
+        per_cat = prf(y[m], (p >= THRESHOLD).astype(np.int64))
+        metrics[name] = {"macro_f1": macro_f1(per_cat), "ece": ece(y[m], p), "per_category": per_cat}
+
+    check_x = embedder.embed([normalize_prompt(t) for t in SELF_CHECK])
+    check_raw = head.predict_proba(check_x)
+    meta = {
+        "format": 1,
+        "labels": list(CATEGORIES),
+        "thresholds": {c: THRESHOLD for c in CATEGORIES},
+        "calibration": {"method": "platt", "fit_on": "calib", "input": "logit(raw)", "params": calibration},
+        "head": {"kind": "OneVsRest(LogisticRegression)", "C": best_c, "cv_macro_ap": cv, "onnx_max_diff": max_diff},
+        "embedder": {"model_sha256": file_sha256(embedder.model_path),
+                     "tokenizer_sha256": file_sha256(embedder.tokenizer_path), "normalizer": "text_tricks.normalize_prompt"},
+        "dataset": {"path": "classifiers/data/prompts.jsonl", "sha256": hashlib.sha256(DATA.read_bytes()).hexdigest(),
+                    "rows": len(rows), "train": int(tr.sum()), "calib": int(ca.sum()), "test": int(te.sum())},
+        "metrics": metrics,
+        "self_check": [{"text": t, "raw": [round(float(v), 6) for v in row]} for t, row in zip(SELF_CHECK, check_raw, strict=True)],
+        "versions": {p: version(p) for p in ("scikit-learn", "skl2onnx", "onnxruntime", "numpy")},
+    }  # fmt: skip
+    (MODELS / "prompt_head.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+    print(f"C={best_c} cv={cv}")
+    print(f"onnx vs sklearn max diff {max_diff:.2e}; head {head_path.stat().st_size} bytes")
+    for name in ("calib", "test"):
+        print(f"{name}: macro-F1 {metrics[name]['macro_f1']} ECE {metrics[name]['ece']}")
+        for cat, m in metrics[name]["per_category"].items():
+            print(f"  {cat:16s} P {m['precision']:.3f} R {m['recall']:.3f} F1 {m['f1']:.3f} n={m['support']}")
+
+
+if __name__ == "__main__":
+    main()
