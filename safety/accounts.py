@@ -32,8 +32,16 @@ class AccountError(ValueError):
     pass
 
 
-def create_user(session: Session, name: str, role: str, *, organisation_id: str | None = None,
-                creator_id: str | None = None, password: str | None = None, actor: str = "system") -> User:
+def create_user(
+    session: Session,
+    name: str,
+    role: str,
+    *,
+    organisation_id: str | None = None,
+    creator_id: str | None = None,
+    password: str | None = None,
+    actor: str = "system",
+) -> User:
     if role not in ROLES:
         raise AccountError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
     if role == "rights_holder" and not organisation_id:
@@ -42,25 +50,61 @@ def create_user(session: Session, name: str, role: str, *, organisation_id: str 
         raise AccountError(f"no organisation {organisation_id!r}")
     if session.scalar(select(User).where(User.name == name)) is not None:
         raise AccountError(f"user {name!r} exists")
-    user = User(id=f"u_{secrets.token_hex(6)}", name=name, role=role, organisation_id=organisation_id,
-                creator_id=creator_id if role == "creator" else None,
-                password_hash=hash_password(password) if password else None, blur_sensitive=True, disabled=False)
+    user = User(
+        id=f"u_{secrets.token_hex(6)}",
+        name=name,
+        role=role,
+        organisation_id=organisation_id,
+        creator_id=creator_id if role == "creator" else None,
+        password_hash=hash_password(password) if password else None,
+        blur_sensitive=True,
+        disabled=False,
+    )
     session.add(user)
-    session.add(AuditEntry(actor=actor, action="user.created", subject_type="user", subject_id=user.id,
-                           details={"name": name, "role": role, "organisation_id": organisation_id}))
+    session.add(
+        AuditEntry(
+            actor=actor,
+            action="user.created",
+            subject_type="user",
+            subject_id=user.id,
+            details={"name": name, "role": role, "organisation_id": organisation_id},
+        )
+    )
     session.flush()
     return user
 
 
-def issue_key(session: Session, user: User, *, label: str = "", expires_in: timedelta | None = None,
-              kind: str = "api", actor: str = "system") -> str:
+def issue_key(
+    session: Session,
+    user: User,
+    *,
+    label: str = "",
+    expires_in: timedelta | None = None,
+    kind: str = "api",
+    actor: str = "system",
+) -> str:
     """Create a key and return its token: the only time the secret exists outside the caller."""
     key = new_key()
-    session.add(ApiKey(id=key.key_id, user_id=user.id, kind=kind, secret_hash=key.secret_hash, label=label,
-                       expires_at=utcnow() + expires_in if expires_in else None))
+    session.add(
+        ApiKey(
+            id=key.key_id,
+            user_id=user.id,
+            kind=kind,
+            secret_hash=key.secret_hash,
+            label=label,
+            expires_at=utcnow() + expires_in if expires_in else None,
+        )
+    )
     if kind == "api":
-        session.add(AuditEntry(actor=actor, action="key.issued", subject_type="user", subject_id=user.id,
-                               details={"key_id": key.key_id, "label": label}))
+        session.add(
+            AuditEntry(
+                actor=actor,
+                action="key.issued",
+                subject_type="user",
+                subject_id=user.id,
+                details={"key_id": key.key_id, "label": label},
+            )
+        )
     session.flush()
     return key.token
 
@@ -70,8 +114,15 @@ def revoke_key(session: Session, key_id: str, actor: str) -> bool:
     if key is None or key.revoked_at is not None:
         return False
     key.revoked_at = utcnow()
-    session.add(AuditEntry(actor=actor, action="key.revoked", subject_type="user", subject_id=key.user_id,
-                           details={"key_id": key_id}))
+    session.add(
+        AuditEntry(
+            actor=actor,
+            action="key.revoked",
+            subject_type="user",
+            subject_id=key.user_id,
+            details={"key_id": key_id},
+        )
+    )
     return True
 
 
@@ -82,8 +133,11 @@ def authenticate(session: Session, token: str, now: datetime | None = None) -> P
         return None
     key = session.get(ApiKey, key_id)
     now = now or utcnow()
-    if key is None or key.revoked_at is not None or not secrets.compare_digest(key.secret_hash,
-                                                                               hash_secret(token)):
+    if (
+        key is None
+        or key.revoked_at is not None
+        or not secrets.compare_digest(key.secret_hash, hash_secret(token))
+    ):
         return None
     if key.expires_at is not None and _aware(key.expires_at) <= now:
         return None
@@ -92,17 +146,26 @@ def authenticate(session: Session, token: str, now: datetime | None = None) -> P
         return None
     if key.last_used_at is None or now - _aware(key.last_used_at) > timedelta(minutes=1):
         key.last_used_at = now  # coarse, so every request does not write
-    return Principal(user.id, user.name, user.role, user.organisation_id, user.creator_id, key.id,
-                     user.blur_sensitive)
+    return Principal(
+        user.id, user.name, user.role, user.organisation_id, user.creator_id, key.id, user.blur_sensitive
+    )
 
 
 def login(session: Session, name: str, password: str, ttl: timedelta) -> str | None:
     """Password login (web page): returns a short-lived session token, audited either way."""
     user = session.scalar(select(User).where(User.name == name))
-    ok = bool(user and user.password_hash and not user.disabled and verify_password(password, user.password_hash))
-    session.add(AuditEntry(actor=f"user:{user.id}" if user else "anonymous", action="login.success" if ok
-                           else "login.failure", subject_type="user", subject_id=user.id if user else name[:128],
-                           details={}))
+    ok = bool(
+        user and user.password_hash and not user.disabled and verify_password(password, user.password_hash)
+    )
+    session.add(
+        AuditEntry(
+            actor=f"user:{user.id}" if user else "anonymous",
+            action="login.success" if ok else "login.failure",
+            subject_type="user",
+            subject_id=user.id if user else name[:128],
+            details={},
+        )
+    )
     if not ok or user is None:
         return None
     return issue_key(session, user, label="web login", expires_in=ttl, kind="session")

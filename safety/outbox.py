@@ -12,7 +12,11 @@ from safety.store import OutboxMessage
 
 
 def enqueue(session: Session, topic: str, key: str, event: BaseModel, decision_id: str | None = None) -> None:
-    session.add(OutboxMessage(
-        topic=topic, key=key, value=event.model_dump(mode="json", by_alias=True),
-        headers={"decision_id": decision_id} if decision_id else {},
-    ))
+    session.add(
+        OutboxMessage(
+            topic=topic,
+            key=key,
+            value=event.model_dump(mode="json", by_alias=True),
+            headers={"decision_id": decision_id} if decision_id else {},
+        )
+    )

@@ -70,7 +70,12 @@ class OutboxRelay:
     def send_pending(self, batch: int = 100) -> int:
         """Send one batch; returns how many were sent. Row locks let several API processes share it."""
         with self.db.session() as s:
-            q = select(OutboxMessage).where(OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id).limit(batch)
+            q = (
+                select(OutboxMessage)
+                .where(OutboxMessage.sent_at.is_(None))
+                .order_by(OutboxMessage.id)
+                .limit(batch)
+            )
             if s.bind is not None and s.bind.dialect.name == "postgresql":
                 q = q.with_for_update(skip_locked=True)
             rows = list(s.scalars(q))
@@ -80,7 +85,9 @@ class OutboxRelay:
                 self._producer = make_producer(self.bootstrap)
             futures = [
                 self._producer.send(
-                    r.topic, key=r.key.encode(), value=json.dumps(r.value).encode(),
+                    r.topic,
+                    key=r.key.encode(),
+                    value=json.dumps(r.value).encode(),
                     headers=[(k, str(v).encode()) for k, v in r.headers.items()],
                 )
                 for r in rows
@@ -88,7 +95,10 @@ class OutboxRelay:
             self._producer.flush(timeout=30)
             for f in futures:
                 f.get(timeout=30)
-            s.execute(update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in rows]))
-                      .values(sent_at=utcnow()))
+            s.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_([r.id for r in rows]))
+                .values(sent_at=utcnow())
+            )
         self.sent += len(rows)
         return len(rows)

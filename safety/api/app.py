@@ -23,12 +23,16 @@ log = logging.getLogger("feedguard.api")
 _UNLIMITED = ("/healthz", "/readyz", "/metrics")
 
 
-def create_app(settings: Settings, *, publisher: Publisher | None = None, db: Database | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, publisher: Publisher | None = None, db: Database | None = None
+) -> FastAPI:
     """Build the app. The database is migrated on start; the outbox relay runs in the background."""
     from safety.runtime import build_publisher
 
     database = db or Database(settings.resolved_database_url)
-    state = AppState(settings=settings, db=database, publisher=publisher or build_publisher(settings, database))
+    state = AppState(
+        settings=settings, db=database, publisher=publisher or build_publisher(settings, database)
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,14 +53,23 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None, db: Da
         version="0.1.0",
         summary="Moderation and provenance for feeds of AI-generated video",
         description="Review queue, reports, appeals, accounts and audit. Errors are RFC 9457 "
-                    "`application/problem+json`. Authenticate with `Authorization: Bearer <API key>`.",
+        "`application/problem+json`. Authenticate with `Authorization: Bearer <API key>`.",
         lifespan=lifespan,
     )
     app.state.fg = state
     state.extras["metrics"] = metrics = ApiMetrics(state)
     problems.install(app)
-    for router in (health.router, auth.router, users.router, organisations.router, review.router,
-                   reports.router, appeals.router, videos.router, audit.router):
+    for router in (
+        health.router,
+        auth.router,
+        users.router,
+        organisations.router,
+        review.router,
+        reports.router,
+        appeals.router,
+        videos.router,
+        audit.router,
+    ):
         app.include_router(router)
 
     from safety.api.ui import install_ui
@@ -72,11 +85,17 @@ def create_app(settings: Settings, *, publisher: Publisher | None = None, db: Da
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response
 
-    app.add_middleware(RateLimit, buckets=TokenBuckets(settings.api_rate_per_minute),
-                       exempt=lambda path: path.startswith(_UNLIMITED))
+    app.add_middleware(
+        RateLimit,
+        buckets=TokenBuckets(settings.api_rate_per_minute),
+        exempt=lambda path: path.startswith(_UNLIMITED),
+    )
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     if settings.api_cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.api_cors_origins,
-                           allow_methods=["GET", "POST", "PATCH", "DELETE"], allow_headers=["Authorization",
-                                                                                          "Content-Type"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.api_cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
     return app

@@ -48,14 +48,23 @@ def current_principal(
 ) -> Principal:
     token = bearer.credentials if bearer else request.cookies.get(SESSION_COOKIE)
     if not token:
-        raise Problem(401, "unauthenticated", "Authentication required",
-                      "Send an API key as `Authorization: Bearer ...`.", headers={"WWW-Authenticate": "Bearer"})
+        raise Problem(
+            401,
+            "unauthenticated",
+            "Authentication required",
+            "Send an API key as `Authorization: Bearer ...`.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     if bearer is None and request.method not in ("GET", "HEAD", "OPTIONS"):
         _check_same_origin(request)
     principal = authenticate(session, token)
     if principal is None:
-        raise Problem(401, "invalid-credentials", "Invalid, expired or revoked credentials",
-                      headers={"WWW-Authenticate": "Bearer"})
+        raise Problem(
+            401,
+            "invalid-credentials",
+            "Invalid, expired or revoked credentials",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     session.commit()  # last_used_at
     request.state.principal = principal
     return principal
@@ -78,8 +87,12 @@ def require(*roles: str) -> Callable[[Principal], Principal]:
 
     def check(principal: CurrentUser) -> Principal:
         if principal.role not in allowed:
-            raise Problem(403, "forbidden", "Your role may not use this route",
-                          f"role {principal.role!r}; needs one of {sorted(allowed)}")
+            raise Problem(
+                403,
+                "forbidden",
+                "Your role may not use this route",
+                f"role {principal.role!r}; needs one of {sorted(allowed)}",
+            )
         return principal
 
     return check

@@ -21,11 +21,21 @@ def _problem_bytes(status: int, type_: str, title: str) -> bytes:
     return json.dumps({"type": PROBLEM_BASE + type_, "title": title, "status": status}).encode()
 
 
-async def _send_problem(send: Send, status: int, type_: str, title: str, headers: list[tuple[bytes, bytes]]) -> None:
+async def _send_problem(
+    send: Send, status: int, type_: str, title: str, headers: list[tuple[bytes, bytes]]
+) -> None:
     body = _problem_bytes(status, type_, title)
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode()),
-                            *headers]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", MEDIA_TYPE.encode()),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -42,7 +52,9 @@ class BodySizeLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _send_problem(send, 413, "payload-too-large", f"Request body over {self.max_bytes} bytes", [])
+            await _send_problem(
+                send, 413, "payload-too-large", f"Request body over {self.max_bytes} bytes", []
+            )
             return
         seen = 0
 
@@ -58,7 +70,9 @@ class BodySizeLimit:
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await _send_problem(send, 413, "payload-too-large", f"Request body over {self.max_bytes} bytes", [])
+            await _send_problem(
+                send, 413, "payload-too-large", f"Request body over {self.max_bytes} bytes", []
+            )
 
 
 class _TooLarge(Exception):
@@ -113,8 +127,13 @@ class RateLimit:
             identity = f"addr:{client[0]}"
         wait = self.buckets.take(identity)
         if wait > 0:
-            await _send_problem(send, 429, "rate-limited", "Too many requests",
-                                [(b"retry-after", str(max(1, int(wait + 0.999))).encode())])
+            await _send_problem(
+                send,
+                429,
+                "rate-limited",
+                "Too many requests",
+                [(b"retry-after", str(max(1, int(wait + 0.999))).encode())],
+            )
             return
         await self.app(scope, receive, send)
 

@@ -24,19 +24,31 @@ class _DbCollector:
         self.state = state
 
     def collect(self) -> Iterator[Metric]:
-        depth = GaugeMetricFamily("feedguard_review_queue_depth", "Open review items", labels=["kind", "priority"])
-        outcomes = GaugeMetricFamily("feedguard_decisions", "Pipeline decisions stored, by outcome",
-                                     labels=["outcome"])
+        depth = GaugeMetricFamily(
+            "feedguard_review_queue_depth", "Open review items", labels=["kind", "priority"]
+        )
+        outcomes = GaugeMetricFamily(
+            "feedguard_decisions", "Pipeline decisions stored, by outcome", labels=["outcome"]
+        )
         pending = GaugeMetricFamily("feedguard_outbox_pending", "API events not yet relayed to Kafka")
         with self.state.db.session() as s:
-            for kind, prio, n in s.execute(select(ReviewItem.kind, ReviewItem.priority, func.count())
-                                           .where(ReviewItem.status.in_(("open", "escalated")))
-                                           .group_by(ReviewItem.kind, ReviewItem.priority)):
+            for kind, prio, n in s.execute(
+                select(ReviewItem.kind, ReviewItem.priority, func.count())
+                .where(ReviewItem.status.in_(("open", "escalated")))
+                .group_by(ReviewItem.kind, ReviewItem.priority)
+            ):
                 depth.add_metric([kind, priority_level(prio)], n)
-            for outcome, n in s.execute(select(DecisionRow.outcome, func.count()).group_by(DecisionRow.outcome)):
+            for outcome, n in s.execute(
+                select(DecisionRow.outcome, func.count()).group_by(DecisionRow.outcome)
+            ):
                 outcomes.add_metric([outcome], n)
-            pending.add_metric([], s.scalar(select(func.count()).select_from(OutboxMessage)
-                                            .where(OutboxMessage.sent_at.is_(None))) or 0)
+            pending.add_metric(
+                [],
+                s.scalar(
+                    select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
+                )
+                or 0,
+            )
         yield depth
         yield outcomes
         yield pending
@@ -45,8 +57,13 @@ class _DbCollector:
 class ApiMetrics:
     def __init__(self, state: Any) -> None:
         self.registry = CollectorRegistry()
-        self.http = Histogram("feedguard_http_request_seconds", "HTTP request latency", ["route", "status"],
-                              registry=self.registry, buckets=LATENCY_BUCKETS)
+        self.http = Histogram(
+            "feedguard_http_request_seconds",
+            "HTTP request latency",
+            ["route", "status"],
+            registry=self.registry,
+            buckets=LATENCY_BUCKETS,
+        )
         self.registry.register(_DbCollector(state))
 
 

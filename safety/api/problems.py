@@ -30,8 +30,15 @@ _STATUS_TYPES = {
 class Problem(Exception):
     """Raise anywhere in a route: ``Problem(409, "lease-held", "Item is claimed by someone else")``."""
 
-    def __init__(self, status: int, type_: str, title: str, detail: str | None = None,
-                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        type_: str,
+        title: str,
+        detail: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(title)
         self.status = status
         self.type = type_
@@ -41,9 +48,15 @@ class Problem(Exception):
         self.extra = extra
 
 
-def problem_response(status: int, type_: str, title: str, detail: str | None = None,
-                     instance: str | None = None, headers: dict[str, str] | None = None,
-                     **extra: Any) -> JSONResponse:
+def problem_response(
+    status: int,
+    type_: str,
+    title: str,
+    detail: str | None = None,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body: dict[str, Any] = {"type": PROBLEM_BASE + type_, "title": title, "status": status}
     if detail:
         body["detail"] = detail
@@ -56,8 +69,9 @@ def problem_response(status: int, type_: str, title: str, detail: str | None = N
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc.status, exc.type, exc.title, exc.detail, request.url.path, exc.headers,
-                                **exc.extra)
+        return problem_response(
+            exc.status, exc.type, exc.title, exc.detail, request.url.path, exc.headers, **exc.extra
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -65,15 +79,27 @@ def install(app: FastAPI) -> None:
             {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
             for e in exc.errors()
         ]
-        return problem_response(422, "validation-error", "The request is not valid",
-                                f"{len(errors)} problem(s) in the request", request.url.path, errors=errors)
+        return problem_response(
+            422,
+            "validation-error",
+            "The request is not valid",
+            f"{len(errors)} problem(s) in the request",
+            request.url.path,
+            errors=errors,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         type_ = _STATUS_TYPES.get(exc.status_code, "http-error")
         detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem_response(exc.status_code, type_, detail or type_.replace("-", " "), None,
-                                request.url.path, dict(exc.headers or {}))
+        return problem_response(
+            exc.status_code,
+            type_,
+            detail or type_.replace("-", " "),
+            None,
+            request.url.path,
+            dict(exc.headers or {}),
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -13,8 +13,18 @@ from safety.store.accounts import ROLES
 Role = Literal["admin", "moderator", "rights_holder", "creator", "platform"]
 assert set(ROLES) == set(Role.__args__)  # type: ignore[attr-defined]
 Code = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.:\-]{1,64}$")]
-ReportReason = Literal["bullying_harassment", "minor_safety", "self_harm", "sexual_content", "violence", "hate",
-                       "impersonation", "copyright", "spam", "other"]
+ReportReason = Literal[
+    "bullying_harassment",
+    "minor_safety",
+    "self_harm",
+    "sexual_content",
+    "violence",
+    "hate",
+    "impersonation",
+    "copyright",
+    "spam",
+    "other",
+]
 
 
 class _In(BaseModel):

@@ -22,11 +22,26 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
-REJECT_CODES = ["policy.sexual_content", "policy.violence", "policy.self_harm", "policy.hate_harassment",
-                "policy.dangerous_acts", "policy.minor_safety", "likeness.no_consent", "rights.not_licensed",
-                "policy.other"]
-REMOVE_CODES = ["report.bullying_harassment", "report.minor_safety", "report.sexual_content", "report.impersonation",
-                "report.copyright", "report.violence", "report.other"]
+REJECT_CODES = [
+    "policy.sexual_content",
+    "policy.violence",
+    "policy.self_harm",
+    "policy.hate_harassment",
+    "policy.dangerous_acts",
+    "policy.minor_safety",
+    "likeness.no_consent",
+    "rights.not_licensed",
+    "policy.other",
+]
+REMOVE_CODES = [
+    "report.bullying_harassment",
+    "report.minor_safety",
+    "report.sexual_content",
+    "report.impersonation",
+    "report.copyright",
+    "report.violence",
+    "report.other",
+]
 
 
 class _Login(Exception):
@@ -52,9 +67,13 @@ def login_form(request: Request, error: str | None = None) -> HTMLResponse:
 
 
 @router.post("/login")
-def login_submit(request: Request, session: SessionDep, state: StateDep,
-                 username: Annotated[str, Form(max_length=128)], password: Annotated[str, Form(max_length=256)]
-                 ) -> Response:
+def login_submit(
+    request: Request,
+    session: SessionDep,
+    state: StateDep,
+    username: Annotated[str, Form(max_length=128)],
+    password: Annotated[str, Form(max_length=256)],
+) -> Response:
     token = login(session, username, password, timedelta(seconds=state.settings.session_ttl_s))
     session.commit()
     if token is None:
@@ -63,8 +82,15 @@ def login_submit(request: Request, session: SessionDep, state: StateDep,
     if who is None or who.role not in ("moderator", "admin"):
         return _page(request, "login.html", None, error="This page is for moderators.")
     response = RedirectResponse("/ui/", status_code=303)
-    response.set_cookie(SESSION_COOKIE, token, max_age=state.settings.session_ttl_s, httponly=True,
-                        samesite="strict", secure=request.url.scheme == "https", path="/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=state.settings.session_ttl_s,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
     return response
 
 
@@ -76,23 +102,41 @@ def logout() -> Response:
 
 
 @router.get("/", response_class=HTMLResponse)
-def queue(request: Request, session: SessionDep, kind: str | None = None, priority: str | None = None,
-          age_band: str | None = None, reason: str | None = None, status: str = "open",
-          cursor: str | None = None) -> Response:
+def queue(
+    request: Request,
+    session: SessionDep,
+    kind: str | None = None,
+    priority: str | None = None,
+    age_band: str | None = None,
+    reason: str | None = None,
+    status: str = "open",
+    cursor: str | None = None,
+) -> Response:
     try:
         who = _principal(request, session)
     except _Login:
         return RedirectResponse("/ui/login", status_code=303)
-    f = QueueFilter(status=status if status in ("open", "escalated", "decided") else "open",
-                    kind=kind if kind in ("hold", "report", "appeal") else None,
-                    priority=priority if priority in ("low", "normal", "high", "urgent") else None,
-                    age_band=age_band if age_band in ("teen", "adult") else None, reason=reason or None)
+    f = QueueFilter(
+        status=status if status in ("open", "escalated", "decided") else "open",
+        kind=kind if kind in ("hold", "report", "appeal") else None,
+        priority=priority if priority in ("low", "normal", "high", "urgent") else None,
+        age_band=age_band if age_band in ("teen", "adult") else None,
+        reason=reason or None,
+    )
     try:
         items, nxt = list_items(session, f, cursor, 50)
     except ValueError:
         items, nxt = list_items(session, f, None, 50)
-    return _page(request, "queue.html", who, items=items, next_cursor=nxt, counts=counts(session), f=f,
-                 level=priority_level)
+    return _page(
+        request,
+        "queue.html",
+        who,
+        items=items,
+        next_cursor=nxt,
+        counts=counts(session),
+        f=f,
+        level=priority_level,
+    )
 
 
 @router.get("/appeals", response_class=HTMLResponse)
@@ -114,12 +158,27 @@ def item_page(item_id: str, request: Request, session: SessionDep, state: StateD
     item = session.get(ReviewItem, item_id)
     if item is None:
         return _page(request, "missing.html", who)
-    evidence = build_evidence(session, state.settings, item, f"/v1/review/items/{item_id}/frames/{{index}}.jpg")
-    nxt = session.scalar(select(ReviewItem.id).where(ReviewItem.status == "open", ReviewItem.id != item_id)
-                         .order_by(ReviewItem.priority.desc(), ReviewItem.created_at.asc()).limit(1))
-    return _page(request, "item.html", who, item=item, ev=evidence, level=priority_level, next_id=nxt,
-                 reject_codes=REJECT_CODES, remove_codes=REMOVE_CODES,
-                 blur=evidence["sensitive"] and who.blur_sensitive)
+    evidence = build_evidence(
+        session, state.settings, item, f"/v1/review/items/{item_id}/frames/{{index}}.jpg"
+    )
+    nxt = session.scalar(
+        select(ReviewItem.id)
+        .where(ReviewItem.status == "open", ReviewItem.id != item_id)
+        .order_by(ReviewItem.priority.desc(), ReviewItem.created_at.asc())
+        .limit(1)
+    )
+    return _page(
+        request,
+        "item.html",
+        who,
+        item=item,
+        ev=evidence,
+        level=priority_level,
+        next_id=nxt,
+        reject_codes=REJECT_CODES,
+        remove_codes=REMOVE_CODES,
+        blur=evidence["sensitive"] and who.blur_sensitive,
+    )
 
 
 def install_ui(app: FastAPI) -> None:

@@ -43,7 +43,9 @@ class ActionInput:
     note: str | None = None
 
 
-def decide(session: Session, item_id: str, who: Principal, inp: ActionInput, publish: PublishFn) -> ReviewAction:
+def decide(
+    session: Session, item_id: str, who: Principal, inp: ActionInput, publish: PublishFn
+) -> ReviewAction:
     item = session.get(ReviewItem, item_id, with_for_update=True)
     if item is None:
         raise LeaseError("not_found")
@@ -54,14 +56,23 @@ def decide(session: Session, item_id: str, who: Principal, inp: ActionInput, pub
     if not holds_lease(item, who.user_id):
         raise LeaseError("no_lease")
     if inp.action not in ALLOWED[item.kind]:
-        raise ActionError("action-not-allowed",
-                          f"{inp.action!r} is not an action for a {item.kind} item; use {sorted(ALLOWED[item.kind])}")
+        raise ActionError(
+            "action-not-allowed",
+            f"{inp.action!r} is not an action for a {item.kind} item; use {sorted(ALLOWED[item.kind])}",
+        )
     video = session.get(Video, item.video_id)
     assert video is not None
     decision = session.get(DecisionRow, item.decision_id) if item.decision_id else None
-    action = ReviewAction(id=str(uuid.uuid4()), item_id=item.id, video_id=video.video_id, moderator_id=who.user_id,
-                          action=inp.action, audience=inp.audience.value if inp.audience else None,
-                          reasons=list(inp.reasons), note=inp.note)
+    action = ReviewAction(
+        id=str(uuid.uuid4()),
+        item_id=item.id,
+        video_id=video.video_id,
+        moderator_id=who.user_id,
+        action=inp.action,
+        audience=inp.audience.value if inp.audience else None,
+        reasons=list(inp.reasons),
+        note=inp.note,
+    )
     policy_version = decision.policy_version if decision else "moderator"
     now = utcnow()
 
@@ -72,25 +83,55 @@ def decide(session: Session, item_id: str, who: Principal, inp: ActionInput, pub
             raise ActionError("teen-adult-audience", "a teen creator's video cannot be published as 18+")
         action.asset_uri = publish(video, action, decision)
         labels = sorted({*(decision.labels if decision else []), "reviewed"})
-        enqueue(session, FEED_PUBLISH, video.video_id, VideoPublished(
-            video_id=video.video_id, audience=inp.audience, labels=labels, asset_uri=action.asset_uri,
-            decision_id=action.id, policy_version=policy_version), action.id)
+        enqueue(
+            session,
+            FEED_PUBLISH,
+            video.video_id,
+            VideoPublished(
+                video_id=video.video_id,
+                audience=inp.audience,
+                labels=labels,
+                asset_uri=action.asset_uri,
+                decision_id=action.id,
+                policy_version=policy_version,
+            ),
+            action.id,
+        )
         video.state = "published"
     elif inp.action in ("reject", "uphold"):
         if inp.action == "reject" and not inp.reasons:
             raise ActionError("reasons-required", "a rejection needs at least one reason code")
         reasons = inp.reasons or (["appeal.upheld"] if inp.action == "uphold" else [])
-        enqueue(session, VIDEOS_REJECTED, video.video_id, VideoRejected(
-            video_id=video.video_id, creator_id=video.creator_id, reasons=reasons,
-            message=inp.note or "A moderator reviewed this video and it can't be published.",
-            decision_id=action.id, policy_version=policy_version), action.id)
+        enqueue(
+            session,
+            VIDEOS_REJECTED,
+            video.video_id,
+            VideoRejected(
+                video_id=video.video_id,
+                creator_id=video.creator_id,
+                reasons=reasons,
+                message=inp.note or "A moderator reviewed this video and it can't be published.",
+                decision_id=action.id,
+                policy_version=policy_version,
+            ),
+            action.id,
+        )
         video.state = "rejected"
     elif inp.action == "remove":
         if not inp.reasons:
             raise ActionError("reasons-required", "a removal needs at least one reason code")
-        enqueue(session, FEED_TAKEDOWN, video.video_id, VideoTakedown(
-            video_id=video.video_id, reasons=inp.reasons, decision_id=action.id,
-            requested_at=datetime.now(UTC)), action.id)
+        enqueue(
+            session,
+            FEED_TAKEDOWN,
+            video.video_id,
+            VideoTakedown(
+                video_id=video.video_id,
+                reasons=inp.reasons,
+                decision_id=action.id,
+                requested_at=datetime.now(UTC),
+            ),
+            action.id,
+        )
         video.state = "taken_down"
 
     if inp.action == "escalate":
@@ -108,10 +149,21 @@ def decide(session: Session, item_id: str, who: Principal, inp: ActionInput, pub
             appeal.status = "upheld" if inp.action == "uphold" else "overturned"
             appeal.decided_at = now
     session.add(action)
-    session.add(AuditEntry(actor=f"user:{who.user_id}", action=f"review.{inp.action}", subject_type="video",
-                           subject_id=video.video_id,
-                           details={"item_id": item.id, "kind": item.kind, "review_action_id": action.id,
-                                    "audience": action.audience, "reasons": action.reasons}))
+    session.add(
+        AuditEntry(
+            actor=f"user:{who.user_id}",
+            action=f"review.{inp.action}",
+            subject_type="video",
+            subject_id=video.video_id,
+            details={
+                "item_id": item.id,
+                "kind": item.kind,
+                "review_action_id": action.id,
+                "audience": action.audience,
+                "reasons": action.reasons,
+            },
+        )
+    )
     return action
 
 

@@ -20,8 +20,18 @@ from safety.config import Settings
 from safety.media import MediaRejected, MediaUnavailable, probe, resolve_uri, sample_frames
 from safety.store import Appeal, DecisionRow, Report, ReviewAction, ReviewItem, Video
 
-SENSITIVE_PREFIXES = ("prompt.sexual", "prompt.gore", "prompt.violence", "prompt.self_harm", "frames.sexual",
-                      "frames.nudity", "text.sexual", "text.violence", "text.self_harm", "frames.violence")
+SENSITIVE_PREFIXES = (
+    "prompt.sexual",
+    "prompt.gore",
+    "prompt.violence",
+    "prompt.self_harm",
+    "frames.sexual",
+    "frames.nudity",
+    "text.sexual",
+    "text.violence",
+    "text.self_harm",
+    "frames.violence",
+)
 MAX_THUMBS = 12
 
 
@@ -34,7 +44,9 @@ class Thumb:
 
 def is_sensitive(signals: list[dict[str, Any]]) -> bool:
     """Blur by default when sexual or violent signals fired (reviewer wellness)."""
-    return any(s.get("score", 0) >= 0.3 and str(s.get("name", "")).startswith(SENSITIVE_PREFIXES) for s in signals)
+    return any(
+        s.get("score", 0) >= 0.3 and str(s.get("name", "")).startswith(SENSITIVE_PREFIXES) for s in signals
+    )
 
 
 def thumbnails(settings: Settings, video: Video, asset_uri: str | None) -> list[Thumb]:
@@ -46,8 +58,13 @@ def thumbnails(settings: Settings, video: Video, asset_uri: str | None) -> list[
         return [Thumb(int(i), float(t), cache / f"{i}.jpg") for i, t in pairs]
     roots = [*settings.media_roots, settings.assets_dir]
     with tempfile.TemporaryDirectory() as tmp:
-        path = resolve_uri(asset_uri or video.uri, media_roots=roots, http_allow_hosts=settings.http_allow_hosts,
-                           limits=settings.media_limits, workdir=Path(tmp))
+        path = resolve_uri(
+            asset_uri or video.uri,
+            media_roots=roots,
+            http_allow_hosts=settings.http_allow_hosts,
+            limits=settings.media_limits,
+            workdir=Path(tmp),
+        )
         info = probe(path, settings.media_limits)
         fps = min(2.0, MAX_THUMBS / max(info.duration_s, 0.5))
         batch = sample_frames(info, fps=fps, scene_threshold=None, max_side=360, limits=settings.media_limits)
@@ -71,7 +88,9 @@ def boxes_by_thumb(signals: list[dict[str, Any]], thumbs: list[Thumb]) -> dict[i
             if not box or t is None:
                 continue
             nearest = min(thumbs, key=lambda th: abs(th.t - float(t)))
-            out[nearest.index].append({**box, "label": ev.get("label") or sig["name"], "score": ev.get("score")})
+            out[nearest.index].append(
+                {**box, "label": ev.get("label") or sig["name"], "score": ev.get("score")}
+            )
     return out
 
 
@@ -79,52 +98,116 @@ def build_evidence(session: Session, settings: Settings, item: ReviewItem, frame
     """The item page's data. ``frame_url`` is a format string with ``{index}``."""
     video = session.get(Video, item.video_id)
     assert video is not None
-    decisions = list(session.scalars(select(DecisionRow).where(DecisionRow.video_id == video.video_id)
-                                     .order_by(DecisionRow.created_at)))
+    decisions = list(
+        session.scalars(
+            select(DecisionRow).where(DecisionRow.video_id == video.video_id).order_by(DecisionRow.created_at)
+        )
+    )
     decision = next((d for d in decisions if d.id == item.decision_id), decisions[-1] if decisions else None)
-    actions = list(session.scalars(select(ReviewAction).where(ReviewAction.video_id == video.video_id)
-                                   .order_by(ReviewAction.created_at)))
+    actions = list(
+        session.scalars(
+            select(ReviewAction)
+            .where(ReviewAction.video_id == video.video_id)
+            .order_by(ReviewAction.created_at)
+        )
+    )
     signals = list(decision.signals) if decision else []
     published_asset = next((a.asset_uri for a in reversed(actions) if a.asset_uri), None) or (
-        decision.asset_uri if decision and decision.outcome == "published" else None)
+        decision.asset_uri if decision and decision.outcome == "published" else None
+    )
     frames: list[dict[str, Any]] = []
     frames_error = None
     try:
         thumbs = thumbnails(settings, video, published_asset)
         boxes = boxes_by_thumb(signals, thumbs)
-        frames = [{"index": th.index, "t": th.t, "url": frame_url.format(index=th.index), "boxes": boxes[th.index],
-                   "sensitive": is_sensitive(signals)} for th in thumbs]
+        frames = [
+            {
+                "index": th.index,
+                "t": th.t,
+                "url": frame_url.format(index=th.index),
+                "boxes": boxes[th.index],
+                "sensitive": is_sensitive(signals),
+            }
+            for th in thumbs
+        ]
     except (MediaRejected, MediaUnavailable) as exc:
         frames_error = str(exc)
     reports = list(session.scalars(select(Report).where(Report.video_id == video.video_id)))
     appeal = session.get(Appeal, item.appeal_id) if item.appeal_id else None
     history = [
-        {"kind": "pipeline", "id": d.id, "outcome": d.outcome, "audience": d.audience, "reasons": d.reasons,
-         "policy_version": d.policy_version, "at": d.created_at.isoformat(), "failed_stage": d.failed_stage}
+        {
+            "kind": "pipeline",
+            "id": d.id,
+            "outcome": d.outcome,
+            "audience": d.audience,
+            "reasons": d.reasons,
+            "policy_version": d.policy_version,
+            "at": d.created_at.isoformat(),
+            "failed_stage": d.failed_stage,
+        }
         for d in decisions
     ] + [
-        {"kind": "moderator", "id": a.id, "action": a.action, "audience": a.audience, "reasons": a.reasons,
-         "moderator_id": a.moderator_id, "note": a.note, "at": a.created_at.isoformat()}
+        {
+            "kind": "moderator",
+            "id": a.id,
+            "action": a.action,
+            "audience": a.audience,
+            "reasons": a.reasons,
+            "moderator_id": a.moderator_id,
+            "note": a.note,
+            "at": a.created_at.isoformat(),
+        }
         for a in actions
     ]
     return {
-        "video": {"video_id": video.video_id, "creator_id": video.creator_id, "creator_age_band": video.creator_age_band,
-                  "prompt": video.prompt, "uri": video.uri, "state": video.state, "cameos": video.cameos,
-                  "remix_of": video.remix_of, "created_at": video.created_at.isoformat()},
-        "decision": None if decision is None else {
-            "id": decision.id, "outcome": decision.outcome, "audience": decision.audience,
-            "reasons": decision.reasons, "priority": decision.priority, "labels": decision.labels,
-            "policy_version": decision.policy_version, "failed_stage": decision.failed_stage,
-            "error": decision.error, "stage_ms": decision.stage_ms, "detectors": decision.detectors,
-            "shadow": decision.shadow},
+        "video": {
+            "video_id": video.video_id,
+            "creator_id": video.creator_id,
+            "creator_age_band": video.creator_age_band,
+            "prompt": video.prompt,
+            "uri": video.uri,
+            "state": video.state,
+            "cameos": video.cameos,
+            "remix_of": video.remix_of,
+            "created_at": video.created_at.isoformat(),
+        },
+        "decision": None
+        if decision is None
+        else {
+            "id": decision.id,
+            "outcome": decision.outcome,
+            "audience": decision.audience,
+            "reasons": decision.reasons,
+            "priority": decision.priority,
+            "labels": decision.labels,
+            "policy_version": decision.policy_version,
+            "failed_stage": decision.failed_stage,
+            "error": decision.error,
+            "stage_ms": decision.stage_ms,
+            "detectors": decision.detectors,
+            "shadow": decision.shadow,
+        },
         "signals": signals,
         "trace": list(decision.trace) if decision else [],
         "frames": frames,
         "frames_error": frames_error,
         "history": sorted(history, key=lambda h: str(h["at"])),
-        "reports": [{"reason": r.reason, "reporter_id": r.reporter_id, "details": r.details,
-                     "at": r.created_at.isoformat()} for r in reports],
-        "appeal": None if appeal is None else {"id": appeal.id, "statement": appeal.statement,
-                                               "status": appeal.status, "rejected_by": appeal.rejected_by},
+        "reports": [
+            {
+                "reason": r.reason,
+                "reporter_id": r.reporter_id,
+                "details": r.details,
+                "at": r.created_at.isoformat(),
+            }
+            for r in reports
+        ],
+        "appeal": None
+        if appeal is None
+        else {
+            "id": appeal.id,
+            "statement": appeal.statement,
+            "status": appeal.status,
+            "rejected_by": appeal.rejected_by,
+        },
         "sensitive": is_sensitive(signals),
     }

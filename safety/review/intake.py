@@ -36,49 +36,85 @@ class IntakeError(ValueError):
         self.status = status
 
 
-def file_report(session: Session, video_id: str, reporter_id: str, reason: str, details: str | None,
-                platform: Principal) -> tuple[Report, ReviewItem, bool]:
+def file_report(
+    session: Session, video_id: str, reporter_id: str, reason: str, details: str | None, platform: Principal
+) -> tuple[Report, ReviewItem, bool]:
     """Record a report and open (or re-prioritise) the video's report item. Returns created?"""
     video = session.get(Video, video_id)
     if video is None:
         raise IntakeError("video-not-found", f"no video {video_id!r}", 404)
     if video.state != "published":
-        raise IntakeError("video-not-published", f"video {video_id!r} is {video.state}; only published videos "
-                          "can be reported")
-    item = session.scalar(select(ReviewItem).where(
-        ReviewItem.video_id == video_id, ReviewItem.kind == "report",
-        ReviewItem.status.in_(("open", "escalated"))).with_for_update())
+        raise IntakeError(
+            "video-not-published",
+            f"video {video_id!r} is {video.state}; only published videos can be reported",
+        )
+    item = session.scalar(
+        select(ReviewItem)
+        .where(
+            ReviewItem.video_id == video_id,
+            ReviewItem.kind == "report",
+            ReviewItem.status.in_(("open", "escalated")),
+        )
+        .with_for_update()
+    )
     if item is None:
-        item = ReviewItem(id=str(uuid.uuid4()), video_id=video_id, kind="report", status="open",
-                          priority=priority_value(REPORT_LEVELS[reason]), reasons=[], decision_id=None,
-                          creator_age_band=video.creator_age_band)
+        item = ReviewItem(
+            id=str(uuid.uuid4()),
+            video_id=video_id,
+            kind="report",
+            status="open",
+            priority=priority_value(REPORT_LEVELS[reason]),
+            reasons=[],
+            decision_id=None,
+            creator_age_band=video.creator_age_band,
+        )
         session.add(item)
         session.flush()
-    existing = session.scalar(select(Report).where(Report.video_id == video_id, Report.reporter_id == reporter_id,
-                                                   Report.reason == reason))
+    existing = session.scalar(
+        select(Report).where(
+            Report.video_id == video_id, Report.reporter_id == reporter_id, Report.reason == reason
+        )
+    )
     if existing is not None:
         return existing, item, False
-    report = Report(id=str(uuid.uuid4()), video_id=video_id, reporter_id=reporter_id, reason=reason,
-                    details=details, item_id=item.id)
+    report = Report(
+        id=str(uuid.uuid4()),
+        video_id=video_id,
+        reporter_id=reporter_id,
+        reason=reason,
+        details=details,
+        item_id=item.id,
+    )
     try:
         with session.begin_nested():
             session.add(report)
     except IntegrityError:
-        dup = session.scalar(select(Report).where(Report.video_id == video_id, Report.reporter_id == reporter_id,
-                                                  Report.reason == reason))
+        dup = session.scalar(
+            select(Report).where(
+                Report.video_id == video_id, Report.reporter_id == reporter_id, Report.reason == reason
+            )
+        )
         assert dup is not None
         return dup, item, False
     reasons = sorted({*item.reasons, f"report.{reason}"})
     level = max((LEVELS[REPORT_LEVELS[r.removeprefix("report.")]] for r in reasons), default=1)
-    reporters = session.scalar(select(func.count(func.distinct(Report.reporter_id))).where(
-        Report.item_id == item.id)) or 1
+    reporters = (
+        session.scalar(select(func.count(func.distinct(Report.reporter_id))).where(Report.item_id == item.id))
+        or 1
+    )
     base = level * 1000
     item.reasons = reasons
     item.priority = max(item.priority // 1000 * 1000, base) + min(reporters, 999)
     item.updated_at = utcnow()
-    session.add(AuditEntry(actor=f"user:{platform.user_id}", action="report.filed", subject_type="video",
-                           subject_id=video_id, details={"report_id": report.id, "reason": reason,
-                                                         "item_id": item.id}))
+    session.add(
+        AuditEntry(
+            actor=f"user:{platform.user_id}",
+            action="report.filed",
+            subject_type="video",
+            subject_id=video_id,
+            details={"report_id": report.id, "reason": reason, "item_id": item.id},
+        )
+    )
     return report, item, True
 
 
@@ -91,15 +127,37 @@ def file_appeal(session: Session, creator: Principal, video_id: str, statement: 
     if session.scalar(select(Appeal).where(Appeal.video_id == video_id, Appeal.status == "open")) is not None:
         raise IntakeError("appeal-open", "this video already has an open appeal")
     rejected_by = last_rejecting_moderator(session, video_id)
-    item = ReviewItem(id=str(uuid.uuid4()), video_id=video_id, kind="appeal", status="open",
-                      priority=priority_value("high"), reasons=["appeal"], decision_id=None,
-                      creator_age_band=video.creator_age_band, excluded_moderator=rejected_by)
+    item = ReviewItem(
+        id=str(uuid.uuid4()),
+        video_id=video_id,
+        kind="appeal",
+        status="open",
+        priority=priority_value("high"),
+        reasons=["appeal"],
+        decision_id=None,
+        creator_age_band=video.creator_age_band,
+        excluded_moderator=rejected_by,
+    )
     session.add(item)
     session.flush()
-    appeal = Appeal(id=str(uuid.uuid4()), video_id=video_id, creator_id=creator.creator_id, statement=statement,
-                    status="open", rejected_by=rejected_by, item_id=item.id)
+    appeal = Appeal(
+        id=str(uuid.uuid4()),
+        video_id=video_id,
+        creator_id=creator.creator_id,
+        statement=statement,
+        status="open",
+        rejected_by=rejected_by,
+        item_id=item.id,
+    )
     item.appeal_id = appeal.id
     session.add(appeal)
-    session.add(AuditEntry(actor=f"user:{creator.user_id}", action="appeal.filed", subject_type="video",
-                           subject_id=video_id, details={"appeal_id": appeal.id, "item_id": item.id}))
+    session.add(
+        AuditEntry(
+            actor=f"user:{creator.user_id}",
+            action="appeal.filed",
+            subject_type="video",
+            subject_id=video_id,
+            details={"appeal_id": appeal.id, "item_id": item.id},
+        )
+    )
     return appeal

@@ -52,7 +52,9 @@ def _decode_cursor(cursor: str) -> tuple[int, datetime, str]:
         raise ValueError("invalid cursor") from exc
 
 
-def list_items(session: Session, f: QueueFilter, cursor: str | None, limit: int) -> tuple[list[ReviewItem], str | None]:
+def list_items(
+    session: Session, f: QueueFilter, cursor: str | None, limit: int
+) -> tuple[list[ReviewItem], str | None]:
     """Highest priority first, then oldest; keyset pagination so pages never skip or repeat."""
     q = select(ReviewItem)
     if f.status:
@@ -66,15 +68,21 @@ def list_items(session: Session, f: QueueFilter, cursor: str | None, limit: int)
         q = q.where(ReviewItem.priority >= level * 1000, ReviewItem.priority < (level + 1) * 1000)
     if f.reason:
         # Reason codes are a small JSON list; a LIKE on the serialised form works on both databases.
-        q = q.where(func.cast(ReviewItem.reasons, _text_type()).like(f'%"{_escape_like(f.reason)}"%', escape="\\"))
+        q = q.where(
+            func.cast(ReviewItem.reasons, _text_type()).like(f'%"{_escape_like(f.reason)}"%', escape="\\")
+        )
     if cursor:
         p, created, item_id = _decode_cursor(cursor)
-        q = q.where(or_(
-            ReviewItem.priority < p,
-            and_(ReviewItem.priority == p, ReviewItem.created_at > created),
-            and_(ReviewItem.priority == p, ReviewItem.created_at == created, ReviewItem.id > item_id),
-        ))
-    q = q.order_by(ReviewItem.priority.desc(), ReviewItem.created_at.asc(), ReviewItem.id.asc()).limit(limit + 1)
+        q = q.where(
+            or_(
+                ReviewItem.priority < p,
+                and_(ReviewItem.priority == p, ReviewItem.created_at > created),
+                and_(ReviewItem.priority == p, ReviewItem.created_at == created, ReviewItem.id > item_id),
+            )
+        )
+    q = q.order_by(ReviewItem.priority.desc(), ReviewItem.created_at.asc(), ReviewItem.id.asc()).limit(
+        limit + 1
+    )
     rows = list(session.scalars(q))
     nxt = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], nxt
@@ -112,8 +120,11 @@ def claim(session: Session, item_id: str, moderator_id: str, ttl: timedelta) -> 
             ReviewItem.id == item_id,
             ReviewItem.status.in_(("open", "escalated")),
             or_(ReviewItem.excluded_moderator.is_(None), ReviewItem.excluded_moderator != moderator_id),
-            or_(ReviewItem.lease_owner.is_(None), ReviewItem.lease_expires_at < now,
-                ReviewItem.lease_owner == moderator_id),
+            or_(
+                ReviewItem.lease_owner.is_(None),
+                ReviewItem.lease_expires_at < now,
+                ReviewItem.lease_owner == moderator_id,
+            ),
         )
         .values(lease_owner=moderator_id, lease_expires_at=now + ttl, updated_at=now)
         .execution_options(synchronize_session=False)
@@ -135,8 +146,11 @@ def claim(session: Session, item_id: str, moderator_id: str, ttl: timedelta) -> 
 def holds_lease(item: ReviewItem, moderator_id: str) -> bool:
     from safety.accounts import _aware
 
-    return (item.lease_owner == moderator_id and item.lease_expires_at is not None
-            and _aware(item.lease_expires_at) > utcnow())
+    return (
+        item.lease_owner == moderator_id
+        and item.lease_expires_at is not None
+        and _aware(item.lease_expires_at) > utcnow()
+    )
 
 
 def _text_type() -> Any:

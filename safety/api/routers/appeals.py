@@ -15,8 +15,14 @@ router = APIRouter(prefix="/v1/appeals", tags=["appeals"], responses=PROBLEM_RES
 
 
 def _out(a: Appeal) -> AppealOut:
-    return AppealOut(id=a.id, video_id=a.video_id, status=a.status, statement=a.statement, created_at=a.created_at,
-                     decided_at=a.decided_at)
+    return AppealOut(
+        id=a.id,
+        video_id=a.video_id,
+        status=a.status,
+        statement=a.statement,
+        created_at=a.created_at,
+        decided_at=a.decided_at,
+    )
 
 
 @router.post("", response_model=AppealOut, status_code=201)

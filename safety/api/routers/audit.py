@@ -42,6 +42,16 @@ def list_audit(
     if before_id:
         q = q.where(AuditEntry.id < before_id)
     rows = list(session.scalars(q.order_by(AuditEntry.id.desc()).limit(limit + 1)))
-    entries = [AuditOut(id=r.id, at=r.at, actor=r.actor, action=r.action, subject_type=r.subject_type,
-                        subject_id=r.subject_id, details=r.details) for r in rows[:limit]]
+    entries = [
+        AuditOut(
+            id=r.id,
+            at=r.at,
+            actor=r.actor,
+            action=r.action,
+            subject_type=r.subject_type,
+            subject_id=r.subject_id,
+            details=r.details,
+        )
+        for r in rows[:limit]
+    ]
     return AuditPage(entries=entries, next_cursor=entries[-1].id if len(rows) > limit else None)

@@ -18,7 +18,9 @@ router = APIRouter(prefix="/v1", tags=["auth"], responses=PROBLEM_RESPONSES)
 
 
 @router.post("/auth/token", response_model=TokenOut, summary="Exchange a password for a session token")
-def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, state: StateDep) -> TokenOut:
+def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, state: StateDep
+) -> TokenOut:
     ttl = state.settings.session_ttl_s
     issued = login(session, form.username, form.password, timedelta(seconds=ttl))
     session.commit()  # the audit entry is kept whether or not the login succeeded
@@ -29,8 +31,14 @@ def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: Sessio
 
 @router.get("/me", response_model=MeOut)
 def me(who: CurrentUser) -> MeOut:
-    return MeOut(id=who.user_id, name=who.name, role=who.role, organisation_id=who.organisation_id,
-                 creator_id=who.creator_id, blur_sensitive=who.blur_sensitive)
+    return MeOut(
+        id=who.user_id,
+        name=who.name,
+        role=who.role,
+        organisation_id=who.organisation_id,
+        creator_id=who.creator_id,
+        blur_sensitive=who.blur_sensitive,
+    )
 
 
 @router.patch("/me/settings", response_model=MeOut, summary="Per-user settings (e.g. blur sensitive frames)")
@@ -38,8 +46,21 @@ def settings(body: MeSettingsIn, who: CurrentUser, session: SessionDep) -> MeOut
     user = session.get(User, who.user_id)
     assert user is not None
     user.blur_sensitive = body.blur_sensitive
-    session.add(AuditEntry(actor=f"user:{who.user_id}", action="user.settings", subject_type="user",
-                           subject_id=who.user_id, details={"blur_sensitive": body.blur_sensitive}))
+    session.add(
+        AuditEntry(
+            actor=f"user:{who.user_id}",
+            action="user.settings",
+            subject_type="user",
+            subject_id=who.user_id,
+            details={"blur_sensitive": body.blur_sensitive},
+        )
+    )
     session.commit()
-    return MeOut(id=user.id, name=user.name, role=user.role, organisation_id=user.organisation_id,
-                 creator_id=user.creator_id, blur_sensitive=user.blur_sensitive)
+    return MeOut(
+        id=user.id,
+        name=user.name,
+        role=user.role,
+        organisation_id=user.organisation_id,
+        creator_id=user.creator_id,
+        blur_sensitive=user.blur_sensitive,
+    )

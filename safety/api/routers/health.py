@@ -31,8 +31,12 @@ def _broker_reachable(bootstrap: str) -> bool:
     return False
 
 
-@router.get("/readyz", response_model=Health, responses={503: {"model": Health}},
-            summary="The database and the broker are reachable")
+@router.get(
+    "/readyz",
+    response_model=Health,
+    responses={503: {"model": Health}},
+    summary="The database and the broker are reachable",
+)
 def readyz(state: StateDep) -> Response:
     checks: dict[str, str] = {}
     try:

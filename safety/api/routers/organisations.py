@@ -20,13 +20,22 @@ def _out(o: Organisation) -> OrganisationOut:
 
 @router.post("", response_model=OrganisationOut, status_code=201)
 def create(body: OrganisationIn, admin: AdminUser, session: SessionDep) -> OrganisationOut:
-    if session.get(Organisation, body.id) is not None or session.scalar(
-            select(Organisation).where(Organisation.name == body.name)) is not None:
+    if (
+        session.get(Organisation, body.id) is not None
+        or session.scalar(select(Organisation).where(Organisation.name == body.name)) is not None
+    ):
         raise Problem(409, "organisation-exists", "an organisation with this id or name exists")
     org = Organisation(id=body.id, name=body.name)
     session.add(org)
-    session.add(AuditEntry(actor=f"user:{admin.user_id}", action="organisation.created", subject_type="organisation",
-                           subject_id=body.id, details={"name": body.name}))
+    session.add(
+        AuditEntry(
+            actor=f"user:{admin.user_id}",
+            action="organisation.created",
+            subject_type="organisation",
+            subject_id=body.id,
+            details={"name": body.name},
+        )
+    )
     session.commit()
     return _out(org)
 
@@ -38,8 +47,15 @@ def verify(org_id: str, admin: AdminUser, session: SessionDep) -> OrganisationOu
         raise Problem(404, "organisation-not-found", f"no organisation {org_id!r}")
     if org.verified_at is None:
         org.verified_at = utcnow()
-        session.add(AuditEntry(actor=f"user:{admin.user_id}", action="organisation.verified",
-                               subject_type="organisation", subject_id=org_id, details={}))
+        session.add(
+            AuditEntry(
+                actor=f"user:{admin.user_id}",
+                action="organisation.verified",
+                subject_type="organisation",
+                subject_id=org_id,
+                details={},
+            )
+        )
         session.commit()
     return _out(org)
 

@@ -24,16 +24,29 @@ _LEASE_PROBLEMS = {
     "not_found": (404, "item-not-found", "No such review item"),
     "decided": (409, "item-decided", "This item has already been decided"),
     "held_by_other": (409, "lease-held", "Another moderator holds the lease on this item"),
-    "excluded": (403, "moderator-excluded", "You rejected this video; another moderator must decide the appeal"),
+    "excluded": (
+        403,
+        "moderator-excluded",
+        "You rejected this video; another moderator must decide the appeal",
+    ),
     "no_lease": (409, "lease-required", "Claim the item (and hold a live lease) before deciding"),
 }
 
 
 def item_out(i: ReviewItem) -> ReviewItemOut:
-    return ReviewItemOut(id=i.id, video_id=i.video_id, kind=i.kind, status=i.status,
-                         priority=priority_level(i.priority), priority_value=i.priority,
-                         reasons=list(i.reasons), creator_age_band=i.creator_age_band, lease_owner=i.lease_owner,
-                         lease_expires_at=i.lease_expires_at, created_at=i.created_at)
+    return ReviewItemOut(
+        id=i.id,
+        video_id=i.video_id,
+        kind=i.kind,
+        status=i.status,
+        priority=priority_level(i.priority),
+        priority_value=i.priority,
+        reasons=list(i.reasons),
+        creator_age_band=i.creator_age_band,
+        lease_owner=i.lease_owner,
+        lease_expires_at=i.lease_expires_at,
+        created_at=i.created_at,
+    )
 
 
 def lease_problem(exc: LeaseError) -> Problem:
@@ -77,7 +90,9 @@ def claim_item(item_id: str, who: Moderator, session: SessionDep, state: StateDe
 
 
 @router.get("/items/{item_id}", response_model=EvidenceOut, summary="The item with all its evidence")
-def get_item(item_id: str, _: Moderator, session: SessionDep, state: StateDep, request: Request) -> EvidenceOut:
+def get_item(
+    item_id: str, _: Moderator, session: SessionDep, state: StateDep, request: Request
+) -> EvidenceOut:
     item = session.get(ReviewItem, item_id)
     if item is None:
         raise lease_problem(LeaseError("not_found"))
@@ -86,8 +101,12 @@ def get_item(item_id: str, _: Moderator, session: SessionDep, state: StateDep, r
     return EvidenceOut(item=item_out(item), **evidence)
 
 
-@router.get("/items/{item_id}/frames/{index}.jpg", name="item_frame", response_class=FileResponse,
-            summary="One evidence frame (JPEG)")
+@router.get(
+    "/items/{item_id}/frames/{index}.jpg",
+    name="item_frame",
+    response_class=FileResponse,
+    summary="One evidence frame (JPEG)",
+)
 def item_frame(item_id: str, index: int, _: Moderator, session: SessionDep, state: StateDep) -> FileResponse:
     item = session.get(ReviewItem, item_id)
     video = session.get(Video, item.video_id) if item else None
@@ -100,13 +119,22 @@ def item_frame(item_id: str, index: int, _: Moderator, session: SessionDep, stat
     return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
 
-@router.post("/items/{item_id}/decision", response_model=DecisionOut,
-             summary="Approve (with audience), reject (reason codes + note), escalate, remove, uphold, overturn")
-def decide_item(item_id: str, body: DecisionIn, who: Moderator, session: SessionDep,
-                state: StateDep) -> DecisionOut:
+@router.post(
+    "/items/{item_id}/decision",
+    response_model=DecisionOut,
+    summary="Approve (with audience), reject (reason codes + note), escalate, remove, uphold, overturn",
+)
+def decide_item(
+    item_id: str, body: DecisionIn, who: Moderator, session: SessionDep, state: StateDep
+) -> DecisionOut:
     try:
-        action = decide(session, item_id, who, ActionInput(body.action, body.audience, body.reasons, body.note),
-                        lambda video, act, decision: publish_for_review(state, video, act, decision, who))
+        action = decide(
+            session,
+            item_id,
+            who,
+            ActionInput(body.action, body.audience, body.reasons, body.note),
+            lambda video, act, decision: publish_for_review(state, video, act, decision, who),
+        )
     except LeaseError as exc:
         session.rollback()
         raise lease_problem(exc) from exc
@@ -115,6 +143,13 @@ def decide_item(item_id: str, body: DecisionIn, who: Moderator, session: Session
         raise Problem(422, exc.code, str(exc)) from exc
     session.commit()
     state.kick_relay()
-    return DecisionOut(id=action.id, item_id=action.item_id, video_id=action.video_id, action=action.action,
-                       audience=action.audience, reasons=list(action.reasons), asset_uri=action.asset_uri,
-                       created_at=action.created_at)
+    return DecisionOut(
+        id=action.id,
+        item_id=action.item_id,
+        video_id=action.video_id,
+        action=action.action,
+        audience=action.audience,
+        reasons=list(action.reasons),
+        asset_uri=action.asset_uri,
+        created_at=action.created_at,
+    )

@@ -17,15 +17,29 @@ router = APIRouter(prefix="/v1", tags=["users"], responses=PROBLEM_RESPONSES)
 
 
 def _out(u: User) -> UserOut:
-    return UserOut(id=u.id, name=u.name, role=u.role, organisation_id=u.organisation_id,
-                   creator_id=u.creator_id, disabled=u.disabled, created_at=u.created_at)
+    return UserOut(
+        id=u.id,
+        name=u.name,
+        role=u.role,
+        organisation_id=u.organisation_id,
+        creator_id=u.creator_id,
+        disabled=u.disabled,
+        created_at=u.created_at,
+    )
 
 
 @router.post("/users", response_model=UserCreatedOut, status_code=201)
 def create(body: UserIn, admin: AdminUser, session: SessionDep) -> UserCreatedOut:
     try:
-        user = create_user(session, body.name, body.role, organisation_id=body.organisation_id,
-                           creator_id=body.creator_id, password=body.password, actor=f"user:{admin.user_id}")
+        user = create_user(
+            session,
+            body.name,
+            body.role,
+            organisation_id=body.organisation_id,
+            creator_id=body.creator_id,
+            password=body.password,
+            actor=f"user:{admin.user_id}",
+        )
     except AccountError as exc:
         raise Problem(409 if "exists" in str(exc) else 422, "account-invalid", str(exc)) from exc
     expires = timedelta(days=body.key_expires_days) if body.key_expires_days else None

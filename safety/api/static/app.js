@@ -31,7 +31,10 @@
   // Item page.
   const item = $("#item");
   const status = $("#status");
-  const say = (msg, ok) => { if (status) { status.textContent = msg; status.className = "status " + (ok ? "ok" : "err"); } };
+  // ok: true (done), false (error), null (in progress)
+  const say = (msg, ok) => {
+    if (status) { status.textContent = msg; status.className = "status " + (ok === null ? "busy" : ok ? "ok" : "err"); }
+  };
   const strip = $("#filmstrip");
   if (strip) strip.addEventListener("click", (e) => {
     const fr = e.target.closest(".frame"); if (fr) fr.classList.toggle("revealed");
@@ -49,7 +52,7 @@
     if (action === "approve" || action === "overturn") body.audience = $("#audience").value;
     try {
       await claim();
-      say("Working…", true);
+      say("Working…", null);
       const d = await api("POST", `/v1/review/items/${item.dataset.item}/decision`, body);
       say(`Done: ${d.action}${d.audience ? " (" + d.audience + ")" : ""}. Decision ${d.id}.`, true);
       document.querySelectorAll("#decide button:not(#next)").forEach((b) => (b.disabled = true));
