@@ -30,7 +30,9 @@ def build_publisher(settings: Settings, db: Database | None = None) -> Publisher
     return CopyPublisher(LocalAssetStore(settings.assets_dir))
 
 
-def build_pipeline(settings: Settings, publisher: Publisher | None = None, db: Database | None = None) -> Pipeline:
+def build_pipeline(
+    settings: Settings, publisher: Publisher | None = None, db: Database | None = None
+) -> Pipeline:
     policy = load_policy(settings.policy_file)
     return Pipeline(settings, policy, publisher or build_publisher(settings, db))
 

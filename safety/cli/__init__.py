@@ -70,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     uc = uss.add_parser("create", help="create a user and print an API key (shown once)")
     _common(uc)
     uc.add_argument("name")
-    uc.add_argument("--role", required=True, choices=["admin", "moderator", "rights_holder", "creator", "platform"])
+    uc.add_argument(
+        "--role", required=True, choices=["admin", "moderator", "rights_holder", "creator", "platform"]
+    )
     uc.add_argument("--organisation", help="organisation id (rights_holder)")
     uc.add_argument("--creator-id", help="the platform's creator id (creator)")
     uc.add_argument("--password", help="also allow web login with this password (or FEEDGUARD_NEW_PASSWORD)")

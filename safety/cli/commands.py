@@ -155,8 +155,13 @@ def api(args: argparse.Namespace) -> int:
     from safety.api.app import create_app
 
     configure_logging(args.log_format or "json")
-    settings = settings_from(args, api_host=args.host, api_port=args.port, kafka_bootstrap=args.bootstrap_servers,
-                             media_roots=args.media_root)
+    settings = settings_from(
+        args,
+        api_host=args.host,
+        api_port=args.port,
+        kafka_bootstrap=args.bootstrap_servers,
+        media_roots=args.media_root,
+    )
     app = create_app(settings)
     uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None, proxy_headers=False)
     return 0
@@ -172,9 +177,15 @@ def users_create(args: argparse.Namespace) -> int:
     db.upgrade()
     try:
         with db.session() as s:
-            user = create_user(s, args.name, args.role, organisation_id=args.organisation,
-                               creator_id=args.creator_id,
-                               password=args.password or os.environ.get("FEEDGUARD_NEW_PASSWORD"), actor="cli")
+            user = create_user(
+                s,
+                args.name,
+                args.role,
+                organisation_id=args.organisation,
+                creator_id=args.creator_id,
+                password=args.password or os.environ.get("FEEDGUARD_NEW_PASSWORD"),
+                actor="cli",
+            )
             key = issue_key(s, user, label="cli", actor="cli")
     except AccountError as exc:
         return _fail(str(exc))

@@ -22,9 +22,14 @@ PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
 def hold_item(row: DecisionRow, age_band: str) -> ReviewItem:
     """The review-queue entry for a held pipeline decision."""
     return ReviewItem(
-        id=str(uuid.uuid4()), video_id=row.video_id, kind="hold", status="open",
-        priority=PRIORITY_RANK.get(row.priority or "normal", 1) * 1000, reasons=list(row.reasons),
-        decision_id=row.id, creator_age_band=age_band,
+        id=str(uuid.uuid4()),
+        video_id=row.video_id,
+        kind="hold",
+        status="open",
+        priority=PRIORITY_RANK.get(row.priority or "normal", 1) * 1000,
+        reasons=list(row.reasons),
+        decision_id=row.id,
+        creator_age_band=age_band,
     )
 
 

@@ -47,7 +47,9 @@ class ReviewAction(Base):
     item_id: Mapped[str] = mapped_column(ForeignKey("review_items.id"), index=True)
     video_id: Mapped[str] = mapped_column(String(128), index=True)
     moderator_id: Mapped[str] = mapped_column(String(64))
-    action: Mapped[str] = mapped_column(String(16))  # approve | reject | escalate | remove | uphold | overturn
+    action: Mapped[str] = mapped_column(
+        String(16)
+    )  # approve | reject | escalate | remove | uphold | overturn
     audience: Mapped[str | None] = mapped_column(String(16))
     reasons: Mapped[list[Any]] = mapped_column(JsonType)
     note: Mapped[str | None] = mapped_column(Text)

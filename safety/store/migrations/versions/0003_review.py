@@ -23,8 +23,10 @@ def upgrade() -> None:
     with op.batch_alter_table("videos") as batch:
         batch.add_column(sa.Column("state", sa.String(16)))
         batch.create_index("ix_videos_state", ["state"])
-    op.execute("UPDATE videos SET state = (SELECT d.outcome FROM decisions d WHERE d.video_id = videos.video_id "
-               "ORDER BY d.created_at DESC LIMIT 1)")
+    op.execute(
+        "UPDATE videos SET state = (SELECT d.outcome FROM decisions d WHERE d.video_id = videos.video_id "
+        "ORDER BY d.created_at DESC LIMIT 1)"
+    )
     op.create_table(
         "organisations",
         sa.Column("id", sa.String(64), primary_key=True),
@@ -115,8 +117,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "outbox",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
-                  autoincrement=True),
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
         sa.Column("topic", sa.String(128), nullable=False),
         sa.Column("key", sa.String(128), nullable=False),
         sa.Column("value", J, nullable=False),
@@ -127,8 +130,16 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("outbox", "appeals", "reports", "review_actions", "review_items", "api_keys", "users",
-                  "organisations"):
+    for table in (
+        "outbox",
+        "appeals",
+        "reports",
+        "review_actions",
+        "review_items",
+        "api_keys",
+        "users",
+        "organisations",
+    ):
         op.drop_table(table)
     with op.batch_alter_table("videos") as batch:
         batch.drop_index("ix_videos_state")
