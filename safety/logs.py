@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+_video_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("video_id", default=None)
+
+
+@contextmanager
+def video_context(video_id: str | None) -> Iterator[None]:
+    """Every log line emitted inside (any logger, this thread) carries ``video_id``."""
+    token = _video_id.set(video_id)
+    try:
+        yield
+    finally:
+        _video_id.reset(token)
+
+
+class _VideoIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "video_id"):
+            record.video_id = _video_id.get()
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -20,7 +41,11 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        out |= {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+        out |= {
+            k: v
+            for k, v in vars(record).items()
+            if k not in _STANDARD and not k.startswith("_") and v is not None
+        }
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
         return json.dumps(out, default=str)
@@ -28,11 +53,9 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(fmt: str = "text", level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        JsonFormatter()
-        if fmt == "json"
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
+    handler.addFilter(_VideoIdFilter())
+    text = logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(video_id)s]: %(message)s")
+    handler.setFormatter(JsonFormatter() if fmt == "json" else text)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -27,7 +28,8 @@ def run_with_timeout(fn: Callable[[], T], timeout_s: float, name: str) -> T:
         except BaseException as exc:  # re-raised in the caller's thread
             box["error"] = exc
 
-    thread = threading.Thread(target=target, name=f"stage-{name}", daemon=True)
+    ctx = contextvars.copy_context()  # log lines from the stage keep the video id
+    thread = threading.Thread(target=ctx.run, args=(target,), name=f"stage-{name}", daemon=True)
     thread.start()
     thread.join(timeout_s)
     if thread.is_alive():

@@ -24,8 +24,10 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 from sqlalchemy.exc import DBAPIError
 
 from safety.events import DeadLetter, VideoGenerated
+from safety.logs import video_context
 from safety.outcomes import outbound
 from safety.service import Handled, Moderator
+from streams.metrics import WorkerMetrics
 from streams.serde import PoisonEvent, encode, parse_event
 from streams.topics import DEAD_LETTERS, VIDEOS_GENERATED
 
@@ -121,6 +123,7 @@ class Worker:
         self._attempts: dict[tuple[TopicPartition, int], int] = {}
         self._checkpoint = _Checkpoint()
         self._consumer: KafkaConsumer | None = None
+        self.metrics = WorkerMetrics()
         self._producer: KafkaProducer | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -169,6 +172,7 @@ class Worker:
                     continue
                 idle_since = time.monotonic()
                 self._process_batch(batch)
+                self.metrics.update_lag(self._consumer, self.assigned)
             self._commit()
         finally:
             self._close()
@@ -252,18 +256,24 @@ class Worker:
             self._dead_letter(record, exc, attempts=1)
             self._checkpoint.add(tp, record.offset + 1)
             return
-        handled = self.moderator.handle(event)
-        if handled.fresh:
-            self.stats.decided += 1
-        else:
-            self.stats.replayed += 1
-        row = handled.row
-        self.stats.by_outcome[row.outcome] = self.stats.by_outcome.get(row.outcome, 0) + 1
-        if row.emitted_at is None:
-            self._emit(event, handled)
-        else:
+        with video_context(event.video_id):
+            handled = self.moderator.handle(event)
+            self.metrics.observe(handled)
+            if handled.fresh:
+                self.stats.decided += 1
+            else:
+                self.stats.replayed += 1
+            row = handled.row
+            self.stats.by_outcome[row.outcome] = self.stats.by_outcome.get(row.outcome, 0) + 1
+            if row.emitted_at is None:
+                self._emit(event, handled)
+            else:
+                log.info("already decided and emitted (decision %s): not re-emitting", row.id)
             log.info(
-                "video %s already decided and emitted (decision %s): not re-emitting", event.video_id, row.id
+                "decided %s%s (%s)",
+                row.outcome,
+                f" {row.audience}" if row.audience else "",
+                ", ".join(row.reasons) or "no reasons",
             )
         self._checkpoint.add(tp, record.offset + 1)
         if self.on_handled is not None:

@@ -129,6 +129,8 @@ class WorkerProcess:
         idle_exit: float | None = None,
         extra_detectors: list[str] | None = None,
         env: dict[str, str] | None = None,
+        log_format: str = "text",
+        extra_args: list[str] | None = None,
     ) -> None:
         cmd = [
             sys.executable,
@@ -146,7 +148,8 @@ class WorkerProcess:
             "--media-root",
             str(media_root),
             "--log-format",
-            "text",
+            log_format,
+            *(extra_args or []),
         ]
         if idle_exit is not None:
             cmd += ["--idle-exit", str(idle_exit)]
@@ -177,7 +180,8 @@ class WorkerProcess:
             self._log.close()
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:

@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--idle-exit", type=float, metavar="SECONDS", help="exit 0 after this long with no events")
     w.add_argument("--media-root", action="append", type=Path, help="allowed file:// root (repeatable)")
     w.add_argument("--policy", type=Path, help="policy YAML (default: the packaged default policy)")
+    w.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT")
     w.set_defaults(func=commands.worker)
 
     b = sub.add_parser("broker", help="run the local development Kafka broker (Tansu) on 127.0.0.1")
@@ -46,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="local broker + SQLite + sample videos, end to end")
     d.add_argument("--json", action="store_true", help="one JSON object per video on stdout")
     d.add_argument("--keep", type=Path, help="keep the demo's data directory here")
+    d.add_argument(
+        "--review",
+        action="store_true",
+        help="afterwards, serve the API and moderator page (with a fresh moderator) until Ctrl-C",
+    )
+    d.add_argument("--review-port", type=int, default=8000)
     d.set_defaults(func=commands.demo)
 
     db = sub.add_parser("db", help="database schema")

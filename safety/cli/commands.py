@@ -68,6 +68,8 @@ def worker(args: argparse.Namespace) -> int:
             runtime.moderator,
         )
         w.install_signal_handlers()
+        if args.metrics_port:
+            w.metrics.serve(args.metrics_port)
         log.info(
             "worker %s consuming from %s as group %s (policy %s)",
             runtime.moderator.worker_id,
@@ -146,7 +148,9 @@ def scan(args: argparse.Namespace) -> int:
 def demo(args: argparse.Namespace) -> int:
     from safety.cli.demo import run_demo
 
-    return run_demo(json_output=args.json, keep=args.keep)
+    return run_demo(
+        json_output=args.json, keep=args.keep, review_port=args.review_port if args.review else None
+    )
 
 
 def api(args: argparse.Namespace) -> int:

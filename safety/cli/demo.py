@@ -117,7 +117,7 @@ def _collect_outcomes(
     return seen
 
 
-def run_demo(json_output: bool = False, keep: Path | None = None) -> int:
+def run_demo(json_output: bool = False, keep: Path | None = None, review_port: int | None = None) -> int:
     from streams import LocalBroker, Worker, WorkerConfig, ensure_topics, make_producer
 
     configure_logging("text", "WARNING")
@@ -163,17 +163,19 @@ def run_demo(json_output: bool = False, keep: Path | None = None) -> int:
             thread = threading.Thread(target=worker.run, name="demo-worker", daemon=True)
             thread.start()
             outcomes = _collect_outcomes(broker.bootstrap, {s.video_id for s in SAMPLES}, timeout_s=180)
+            rows = _rows(runtime.db, [s.video_id for s in SAMPLES])
+            missing = [s.video_id for s in SAMPLES if s.video_id not in outcomes]
+            _print(rows, outcomes, json_output)
+            say(
+                f"\n{len(outcomes)}/{len(SAMPLES)} videos decided end to end"
+                f" in {time.perf_counter() - started:.1f} s"
+                " (incl. making the samples and starting the broker)"
+            )
+            if review_port is not None and not missing:
+                _serve_review(settings, runtime, review_port)
             worker.stop()
             thread.join(30)
-            rows = _rows(runtime.db, [s.video_id for s in SAMPLES])
             runtime.close()
-        missing = [s.video_id for s in SAMPLES if s.video_id not in outcomes]
-        _print(rows, outcomes, json_output)
-        say(
-            f"\n{len(outcomes)}/{len(SAMPLES)} videos decided end to end"
-            f" in {time.perf_counter() - started:.1f} s"
-            " (incl. making the samples and starting the broker)"
-        )
         if missing:
             print(f"feedguard demo: no outcome for {missing}", flush=True)
             return 1
@@ -181,6 +183,29 @@ def run_demo(json_output: bool = False, keep: Path | None = None) -> int:
     finally:
         if keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _serve_review(settings: Settings, runtime: Any, port: int) -> None:
+    """Keep broker and worker running and serve the API + moderator page until Ctrl-C."""
+    import secrets
+
+    import uvicorn
+
+    from safety.accounts import create_user, issue_key
+    from safety.api.app import create_app
+
+    password = secrets.token_urlsafe(12)
+    with runtime.db.session() as s:
+        moderator = create_user(s, "moderator", "moderator", password=password, actor="demo")
+        key = issue_key(s, moderator, label="demo", actor="demo")
+    review = settings.model_copy(update={"api_port": port})
+    print(f"\nModerator page: http://127.0.0.1:{port}/ui/  (user: moderator, password: {password})")
+    print(f"API key for curl (moderator): {key}")
+    print(
+        "The held sample is in the queue; approving it publishes to feed.publish. Ctrl-C stops everything.",
+        flush=True,
+    )
+    uvicorn.run(create_app(review, db=runtime.db), host="127.0.0.1", port=port, log_level="warning")
 
 
 def _rows(db: Any, video_ids: list[str]) -> dict[str, DecisionRow]:

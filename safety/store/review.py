@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from safety.store.models import Base, BigId, JsonType, utcnow
+from safety.store.models import Base, BigId, JsonType, UtcDateTime, utcnow
 
 
 class ReviewItem(Base):
@@ -31,11 +31,11 @@ class ReviewItem(Base):
     appeal_id: Mapped[str | None] = mapped_column(String(36))
     creator_age_band: Mapped[str] = mapped_column(String(16))
     lease_owner: Mapped[str | None] = mapped_column(String(64))
-    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     excluded_moderator: Mapped[str | None] = mapped_column(String(64))  # who may not decide (appeals)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class ReviewAction(Base):
@@ -54,7 +54,7 @@ class ReviewAction(Base):
     reasons: Mapped[list[Any]] = mapped_column(JsonType)
     note: Mapped[str | None] = mapped_column(Text)
     asset_uri: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class Report(Base):
@@ -69,7 +69,7 @@ class Report(Base):
     reason: Mapped[str] = mapped_column(String(32))
     details: Mapped[str | None] = mapped_column(Text)
     item_id: Mapped[str] = mapped_column(ForeignKey("review_items.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class Appeal(Base):
@@ -82,8 +82,8 @@ class Appeal(Base):
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | upheld | overturned
     rejected_by: Mapped[str | None] = mapped_column(String(64))  # moderator who rejected, if any
     item_id: Mapped[str] = mapped_column(ForeignKey("review_items.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class OutboxMessage(Base):
@@ -96,5 +96,5 @@ class OutboxMessage(Base):
     key: Mapped[str] = mapped_column(String(128))
     value: Mapped[dict[str, Any]] = mapped_column(JsonType)
     headers: Mapped[dict[str, Any]] = mapped_column(JsonType)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)

@@ -143,3 +143,41 @@ def test_sigterm_finishes_the_video_in_hand_commits_and_exits_zero(
     assert Counter(m.key for m in read_topics(broker, OUTCOME_TOPICS, until=3, quiet_s=1.0)) == Counter(
         {e["video_id"]: 1 for e in events}
     )
+
+
+def test_json_logs_carry_the_video_id_and_metrics_are_served(
+    broker: str, pg_url: str, tmp_path: Path, videos: dict[str, Path], video_root: Path
+) -> None:
+    import json
+    import urllib.request
+
+    from streams import free_port
+
+    port = free_port()
+    produce(broker, _events(3, videos, "obs"))
+    w = WorkerProcess(
+        broker, pg_url, tmp_path, video_root, log_format="json", extra_args=["--metrics-port", str(port)]
+    )
+    try:
+        wait_for(lambda: len(_decisions(pg_url)) == 3, 60, what="3 decisions")
+        wait_for(lambda: "feedguard_consumer_lag" in _scrape(port), 20, what="lag gauge")
+        metrics = _scrape(port)
+    finally:
+        w.stop()
+    lines = [json.loads(line) for line in w.log().splitlines() if line.startswith("{")]
+    decided = [x for x in lines if x["msg"].startswith("decided ")]
+    assert sorted(x["video_id"] for x in decided) == ["obs-00", "obs-01", "obs-02"]
+    assert all({"ts", "level", "logger", "msg"} <= x.keys() for x in lines)
+    assert 'feedguard_pipeline_stage_seconds_count{stage="detect:prompt_screen"} 3.0' in metrics
+    assert 'feedguard_worker_decisions_total{fresh="true",outcome="published"} 3.0' in metrics
+    assert "feedguard_consumer_lag{partition=" in metrics
+
+
+def _scrape(port: int) -> str:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+            return r.read().decode()
+    except OSError:
+        return ""
