@@ -149,7 +149,6 @@ def test_json_logs_carry_the_video_id_and_metrics_are_served(
     broker: str, pg_url: str, tmp_path: Path, videos: dict[str, Path], video_root: Path
 ) -> None:
     import json
-    import urllib.request
 
     from streams import free_port
 
