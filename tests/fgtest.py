@@ -250,3 +250,22 @@ class HangingDetector(Detector):
     def detect(self, data: DetectorInput) -> list[Signal]:
         time.sleep(3600)
         return []
+
+
+class BoxDetector(Detector):
+    """Emits one boxed face per sampled frame: proves evidence boxes reach the review page."""
+
+    name: ClassVar[str] = "test.boxes"
+    version: ClassVar[str] = "0"
+    consumes: ClassVar[frozenset[Modality]] = frozenset({Modality.FRAMES})
+    signal_names: ClassVar[tuple[str, ...]] = ("test.face",)
+
+    def detect(self, data: DetectorInput) -> list[Signal]:
+        from classifiers import Box, Evidence
+
+        assert data.frames is not None
+        evidence = [
+            Evidence(frame_index=i, t=t, box=Box(0.25, 0.2, 0.3, 0.4), label="face", score=0.9)
+            for i, t in enumerate(data.frames.timestamps)
+        ]
+        return [self._signal("test.face", 0.9, evidence)]

@@ -151,3 +151,13 @@ def test_teen_video_cannot_be_approved_for_adults(api: Api, videos: dict[str, Pa
     mod.post(f"/v1/review/items/{item_id}/claim")
     r = mod.post(f"/v1/review/items/{item_id}/decision", json={"action": "approve", "audience": "18+"})
     assert r.status_code == 422 and r.json()["type"].endswith("/teen-adult-audience")
+
+
+def test_evidence_frames_carry_detector_boxes(api: Api, videos: dict[str, Path]) -> None:
+    api.settings = api.settings.model_copy(update={"extra_detectors": ["fgtest:BoxDetector"]})
+    item_id = api.held_video("v-boxes", uri(videos["long"]))
+    ev = api.client(api.user("moderator")).get(f"/v1/review/items/{item_id}").json()
+    boxed = [f for f in ev["frames"] if f["boxes"]]
+    assert len(boxed) >= len(ev["frames"]) - 1
+    box = boxed[0]["boxes"][0]
+    assert (box["x"], box["y"], box["w"], box["h"], box["label"]) == (0.25, 0.2, 0.3, 0.4, "face")
