@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     media_roots: list[Path] = Field(default_factory=list)
     http_allow_hosts: list[str] = Field(default_factory=list)
     policy_file: Path | None = None  # default: the packaged policies/files/default.yaml
+    shadow_policy_file: Path | None = None  # decided alongside, recorded, never enforced
     extra_detectors: list[str] = Field(default_factory=list)  # "module:Class" extensions
 
     group_id: str = "feedguard-moderation"

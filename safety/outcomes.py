@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from classifiers import Signal
-from policies import Audience, Priority
+from policies import Audience, Decision, Priority
 from safety.events import VideoGenerated, VideoHeld, VideoPublished, VideoRejected
 from safety.pipeline import PipelineResult
 from safety.store.models import DecisionRow
@@ -45,7 +45,20 @@ def to_row(event: VideoGenerated, result: PipelineResult, worker_id: str) -> Dec
         stage_ms=dict(result.stage_ms),
         asset_uri=result.asset_uri,
         worker_id=worker_id,
+        context=result.context or None,
+        shadow_decision=verdict_json(result.shadow_decision) if result.shadow_decision else None,
     )
+
+
+def verdict_json(d: Decision) -> dict[str, Any]:
+    """The compact form of a decision kept for shadow policies and replays."""
+    return {
+        "policy_version": d.policy_version,
+        "outcome": d.outcome.value,
+        "audience": d.audience.value if d.audience else None,
+        "reasons": list(d.reasons),
+        "rules": [h.rule_id for h in d.trace],
+    }
 
 
 def outbound(row: DecisionRow, creator_id: str) -> tuple[str, BaseModel]:

@@ -68,6 +68,8 @@ class PipelineResult:
     failed_stage: str | None = None
     error: str | None = None
     frames_sampled: int = 0
+    context: dict[str, Any] = field(default_factory=dict)
+    shadow_decision: Decision | None = None
 
 
 @dataclass
@@ -92,9 +94,12 @@ class Pipeline:
         policy: LoadedPolicy,
         publisher: Publisher,
         registry: DetectorRegistry = DEFAULT_REGISTRY,
+        shadow_policy: LoadedPolicy | None = None,
     ) -> None:
         self.settings = settings
         self.engine = PolicyEngine(policy)
+        # A whole policy version in shadow: decided on the same signals, recorded, never acted on.
+        self.shadow_engine = PolicyEngine(shadow_policy) if shadow_policy is not None else None
         self.publisher = publisher
         self.detectors = _build_detectors(policy, settings.extra_detectors, registry)
         self._check_wiring(policy)
@@ -108,7 +113,10 @@ class Pipeline:
 
     def _check_wiring(self, policy: LoadedPolicy) -> None:
         produced = {name for d in self.detectors for name in d.produces()}
-        missing = referenced_signals(policy) - produced
+        wanted = referenced_signals(policy)
+        if self.shadow_engine is not None:
+            wanted |= referenced_signals(self.shadow_engine.policy)
+        missing = wanted - produced
         if missing:
             raise ValueError(
                 f"{policy.source}: rules read signals no configured detector produces: {sorted(missing)}"
@@ -159,6 +167,7 @@ class Pipeline:
                     run.signals.extend(found)
                 facts = Facts(signals=_max_scores(run.signals), context=_context(event, info))
                 decision = self._stage(run, "policy", lambda: self.engine.decide(facts))
+                shadow = self._shadow(facts)
                 asset_uri = None
                 if decision.outcome is Outcome.PUBLISH:
                     request = PublishRequest(
@@ -199,7 +208,19 @@ class Pipeline:
             info,
             asset_uri,
             frames_sampled=len(frames.frames) if frames else 0,
+            context=dict(facts.context),
+            shadow_decision=shadow,
         )
+
+    def _shadow(self, facts: Facts) -> Decision | None:
+        """A shadow policy must never affect the real verdict, not even by failing."""
+        if self.shadow_engine is None:
+            return None
+        try:
+            return self.shadow_engine.decide(facts)
+        except Exception:
+            log.exception("shadow policy %s failed", self.shadow_engine.version)
+            return None
 
     def _stage(self, run: _Run, name: str, fn: Callable[[], T]) -> T:
         start = time.perf_counter()

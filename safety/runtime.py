@@ -34,7 +34,8 @@ def build_pipeline(
     settings: Settings, publisher: Publisher | None = None, db: Database | None = None
 ) -> Pipeline:
     policy = load_policy(settings.policy_file)
-    return Pipeline(settings, policy, publisher or build_publisher(settings, db))
+    shadow = load_policy(settings.shadow_policy_file) if settings.shadow_policy_file else None
+    return Pipeline(settings, policy, publisher or build_publisher(settings, db), shadow_policy=shadow)
 
 
 def build_runtime(settings: Settings, worker_id: str | None = None, migrate: bool = True) -> Runtime:

@@ -94,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     chk = pcs.add_parser("check", help="validate a policy file and its wiring to detectors")
     chk.add_argument("file", type=Path, nargs="?")
     chk.set_defaults(func=commands.policy_check)
+    rp = pcs.add_parser("replay", help="re-decide stored signals under another policy (no re-decoding)")
+    _common(rp)
+    rp.add_argument("--policy", type=Path, required=True, help="the candidate policy file")
+    rp.add_argument("--since", required=True, help="ISO date or datetime (UTC)")
+    rp.add_argument("--until", help="ISO date or datetime (UTC), exclusive")
+    rp.add_argument("--show", type=int, default=20, help="how many changed videos to list")
+    rp.add_argument("--json", action="store_true")
+    rp.set_defaults(func=commands.policy_replay)
     return parser
 
 

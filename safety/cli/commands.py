@@ -200,6 +200,40 @@ def users_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def policy_replay(args: argparse.Namespace) -> int:
+    from safety.replay import replay
+
+    def when(text: str) -> datetime:
+        ts = datetime.fromisoformat(text)
+        return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+    try:
+        policy = load_policy(args.policy)
+        since, until = when(args.since), when(args.until) if args.until else None
+    except (PolicyError, ValueError) as exc:
+        return _fail(str(exc))
+    db = Database(settings_from(args).resolved_database_url)
+    db.upgrade()
+    report = replay(db, policy, since, until).as_dict(show=args.show)
+    db.dispose()
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(
+        f"replayed {report['considered']} decisions under {report['policy_version']}: "
+        f"{report['changed']} would change, {report['unchanged']} would not"
+    )
+    for key, n in sorted(report["transitions"].items(), key=lambda kv: -kv[1]):
+        print(f"  {n:6d}  {key}")
+    if report["skipped"]:
+        print(f"  skipped (signals incomplete): {report['skipped']}")
+    if report["missing_signals"]:
+        print(f"  signals the policy reads but were never recorded (scored 0): {report['missing_signals']}")
+    for ex in report["examples"]:
+        print(f"  {ex['video_id']}: {ex['from']} -> {ex['to']}  ({', '.join(ex['rules']) or 'no rule'})")
+    return 0
+
+
 def db_upgrade(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     db = Database(settings.resolved_database_url)

@@ -38,7 +38,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JsonType, list[Any]: JsonType}
+    type_annotation_map = {dict[str, Any]: JsonType, list[Any]: JsonType, dict[str, Any] | None: JsonType}
 
 
 class Video(Base):
@@ -82,6 +82,8 @@ class DecisionRow(Base):
     signals: Mapped[list[Any]] = mapped_column(JsonType)
     trace: Mapped[list[Any]] = mapped_column(JsonType)
     shadow: Mapped[list[Any]] = mapped_column(JsonType)
+    context: Mapped[dict[str, Any] | None] = mapped_column(JsonType)  # facts the policy saw
+    shadow_decision: Mapped[dict[str, Any] | None] = mapped_column(JsonType)  # a shadow policy's verdict
     detectors: Mapped[list[Any]] = mapped_column(JsonType)
     failed_stage: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
