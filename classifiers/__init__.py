@@ -11,11 +11,18 @@ from classifiers.base import (
     Signal,
     TextInput,
 )
+from classifiers.minors import MinorLikelyDetector
+from classifiers.nsfw import OpenNsfwDetector
+from classifiers.onnx_generic import OnnxImageClassifier, OnnxImageClassifiers, OnnxTextClassifier
 from classifiers.prompt_screen import PromptScreen
 from classifiers.registry import DetectorRegistry, UnknownDetector
 
+# Explicit registration: what a policy may name. NudeNet (AGPL) is reachable only by its
+# "classifiers.nudenet_regions:NudeNetRegions" reference, after installing feedguard[nudenet].
 DEFAULT_REGISTRY = DetectorRegistry()
-DEFAULT_REGISTRY.register(PromptScreen)
+for _cls in (PromptScreen, OpenNsfwDetector, MinorLikelyDetector, OnnxImageClassifier, OnnxImageClassifiers,
+             OnnxTextClassifier):
+    DEFAULT_REGISTRY.register(_cls)
 
 __all__ = [
     "DEFAULT_REGISTRY",

@@ -95,13 +95,16 @@ class Pipeline:
         publisher: Publisher,
         registry: DetectorRegistry = DEFAULT_REGISTRY,
         shadow_policy: LoadedPolicy | None = None,
+        detectors: Sequence[Detector] = (),
     ) -> None:
         self.settings = settings
         self.engine = PolicyEngine(policy)
         # A whole policy version in shadow: decided on the same signals, recorded, never acted on.
         self.shadow_engine = PolicyEngine(shadow_policy) if shadow_policy is not None else None
         self.publisher = publisher
-        self.detectors = _build_detectors(policy, settings.extra_detectors, registry)
+        # Policy-configured detectors, operator extensions, then ones built in code (those that
+        # need the service's registries, e.g. likeness and characters).
+        self.detectors = [*_build_detectors(policy, settings.extra_detectors, registry), *detectors]
         self._check_wiring(policy)
         # Always decode: it proves the whole file plays, not just its header, even when no
         # detector reads frames.
@@ -160,7 +163,9 @@ class Pipeline:
                         ),
                     )
                 data = DetectorInput(
-                    frames=frames, text=TextInput(prompt=event.prompt), context=_context(event, info)
+                    frames=frames,
+                    text=TextInput(prompt=event.prompt),
+                    context={**_context(event, info), "cameos": list(event.cameos), "source_path": str(source)},
                 )
                 for detector in self.detectors:
                     found = self._stage(run, f"detect:{detector.name}", _bound(detector, data))
