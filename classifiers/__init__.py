@@ -14,13 +14,14 @@ from classifiers.base import (
 from classifiers.minors import MinorLikelyDetector
 from classifiers.nsfw import OpenNsfwDetector
 from classifiers.onnx_generic import OnnxImageClassifier, OnnxImageClassifiers, OnnxTextClassifier
+from classifiers.prompt_classifier import PromptClassifier
 from classifiers.prompt_screen import PromptScreen
 from classifiers.registry import DetectorRegistry, UnknownDetector
 
 # Explicit registration: what a policy may name. NudeNet (AGPL) is reachable only by its
 # "classifiers.nudenet_regions:NudeNetRegions" reference, after installing feedguard[nudenet].
 DEFAULT_REGISTRY = DetectorRegistry()
-for _cls in (PromptScreen, OpenNsfwDetector, MinorLikelyDetector, OnnxImageClassifier, OnnxImageClassifiers,
+for _cls in (PromptScreen, PromptClassifier, OpenNsfwDetector, MinorLikelyDetector, OnnxImageClassifier, OnnxImageClassifiers,
              OnnxTextClassifier):
     DEFAULT_REGISTRY.register(_cls)
 
@@ -34,6 +35,7 @@ __all__ = [
     "Frame",
     "FrameBatch",
     "Modality",
+    "PromptClassifier",
     "PromptScreen",
     "Signal",
     "TextInput",

@@ -3,10 +3,15 @@
 Why a generator: seeds are the unit of meaning, wrappers/subjects/obfuscations add surface variety.
 Splits are drawn per seed group (never per prompt), so no paraphrase of a test seed is trained on.
 Run: ``python scripts/build_prompt_dataset.py`` (rewrites the file; same bytes on every run).
+
+Each line: ``text``; ``labels`` (subset of the classifier's categories, empty = clean; sexual_minors
+rows also carry sexual); ``split`` (train/calib/test); ``lang`` (en/es/fr/de/pt); ``kind`` (plain,
+hard_negative, obfuscated, multilingual); ``group`` (the seed it came from, the unit of splitting).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import sys
@@ -15,31 +20,58 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import prompt_seeds as en  # noqa: E402
-import prompt_seeds_i18n as i18n  # noqa: E402
+import prompt_seeds as en
+import prompt_seeds_i18n as i18n
 
 OUT = Path(__file__).resolve().parents[1] / "classifiers" / "data" / "prompts.jsonl"
 SEED = 20240501
 
 SCENE_WRAPPERS = [
-    "{}", "a video of {}", "cinematic shot of {}", "{}, 4k, slow motion", "generate a clip showing {}",
-    "realistic footage of {}", "anime style animation of {}", "{} in the style of a 90s home video",
-    "short film: {}", "a vertical phone video of {}", "hyperrealistic render of {}, dramatic lighting",
-    "{}, shot on 35mm film", "a claymation scene of {}", "{}, golden hour, handheld camera",
-    "make a 10 second video of {}", "POV: {}", "{}, black and white, film noir",
-    "a music video featuring {}", "{}, trending on social media", "cartoon of {}",
-]  # fmt: skip
+    "{}",
+    "a video of {}",
+    "cinematic shot of {}",
+    "{}, 4k, slow motion",
+    "generate a clip showing {}",
+    "realistic footage of {}",
+    "anime style animation of {}",
+    "{} in the style of a 90s home video",
+    "short film: {}",
+    "a vertical phone video of {}",
+    "hyperrealistic render of {}, dramatic lighting",
+    "{}, shot on 35mm film",
+    "a claymation scene of {}",
+    "{}, golden hour, handheld camera",
+    "make a 10 second video of {}",
+    "POV: {}",
+    "{}, black and white, film noir",
+    "a music video featuring {}",
+    "{}, trending on social media",
+    "cartoon of {}",
+]
 REQUEST_WRAPPERS = [
-    "{}", "{}?", "video: {}", "make a tutorial video: {}", "{} - step by step", "explainer clip: {}",
-    "{}, show every step", "a vlog where I explain {}", "{} (for a short video)", "quick reel: {}",
-]  # fmt: skip
+    "{}",
+    "{}?",
+    "video: {}",
+    "make a tutorial video: {}",
+    "{} - step by step",
+    "explainer clip: {}",
+    "{}, show every step",
+    "a vlog where I explain {}",
+    "{} (for a short video)",
+    "quick reel: {}",
+]
 CATEGORIES = {
-    "sexual": en.SEXUAL, "sexual_minors": en.SEXUAL_MINORS, "violence": en.VIOLENCE,
-    "self_harm": en.SELF_HARM, "hate_harassment": en.HATE, "dangerous_acts": en.DANGEROUS, "drugs": en.DRUGS,
-}  # fmt: skip
+    "sexual": en.SEXUAL,
+    "sexual_minors": en.SEXUAL_MINORS,
+    "violence": en.VIOLENCE,
+    "self_harm": en.SELF_HARM,
+    "hate_harassment": en.HATE,
+    "dangerous_acts": en.DANGEROUS,
+    "drugs": en.DRUGS,
+}
 STOP = {"with", "from", "into", "that", "this", "their", "your", "video", "clip", "shot", "style", "make"}
 _LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7"}
-_CYRILLIC = {"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "x": "х"}
+_CYRILLIC = {"a": "\u0430", "e": "\u0435", "o": "\u043e", "p": "\u0440", "c": "\u0441", "x": "\u0445"}
 
 
 def _leet(w: str, r: random.Random) -> str:
@@ -72,9 +104,15 @@ def obfuscate(text: str, r: random.Random) -> str:
     return " ".join(words)
 
 
-def split_groups(n: int, r: random.Random, test: float = 0.2, calib: float = 0.2) -> list[str]:
-    """Assign ``n`` groups to splits, shuffled; small lists still get a test and a calib group."""
-    n_test = max(1, round(n * test))
+def split_of(key: str) -> str:
+    """60/20/20 by a hash of the seed itself, so adding a seed never moves another one."""
+    bucket = int(hashlib.sha256(f"{SEED}:{key}".encode()).hexdigest(), 16) % 100
+    return "test" if bucket < 20 else "calib" if bucket < 40 else "train"
+
+
+def split_groups(n: int, r: random.Random, test: float = 0.3, calib: float = 0.15) -> list[str]:
+    """Shuffle ``n`` parallel rows into splits; small lists still get a test and a calib group."""
+    n_test = max(2, round(n * test))
     n_calib = max(1, round(n * calib))
     splits = ["test"] * n_test + ["calib"] * n_calib + ["train"] * (n - n_test - n_calib)
     r.shuffle(splits)
@@ -93,7 +131,7 @@ def expand(seed: str, k: int, r: random.Random) -> list[str]:
 _MINOR_CORES = set(en.SEXUAL_MINORS)
 
 
-def english(r: random.Random) -> Iterator[dict[str, object]]:
+def english() -> Iterator[dict[str, object]]:
     """Positives per category, combos, hard negatives and benign prompts, with obfuscated copies."""
     sources: list[tuple[str, list[str], list[str], str, int, float]] = [
         (cat, seeds, [cat, "sexual"] if cat == "sexual_minors" else [cat], "plain", 7, 2.0)
@@ -102,44 +140,53 @@ def english(r: random.Random) -> Iterator[dict[str, object]]:
     sources.append(("hard_negative", en.HARD_NEGATIVES, [], "hard_negative", 5, 0.35))
     sources.append(("benign", en.BENIGN, [], "plain", 6, 0.25))
     for name, seeds, labels, kind, k, n_obf in sources:
-        for idx, (seed, split) in enumerate(zip(seeds, split_groups(len(seeds), r), strict=True)):
-            group = f"en/{name}/{idx}"
+        for idx, seed in enumerate(seeds):
+            group, split = f"en/{name}/{idx}", split_of(f"{name}/{seed}")
+            r = random.Random(f"{SEED}:{name}/{seed}")
             prompts = expand(seed, k, r)
             yield from (_row(p, labels, split, "en", kind, group) for p in prompts)
             count = int(n_obf) + (1 if r.random() < n_obf % 1 else 0)
             for p in r.sample(prompts, min(count, len(prompts))):
                 yield _row(obfuscate(p, r), labels, split, "en", "obfuscated", group)
     combos = en.COMBOS
-    for idx, ((labels, seed), split) in enumerate(zip(combos, split_groups(len(combos), r), strict=True)):
-        group = f"en/combo/{idx}"
+    for idx, (combo_labels, seed) in enumerate(combos):
+        group, split = f"en/combo/{idx}", split_of(f"combo/{seed}")
+        r = random.Random(f"{SEED}:combo/{seed}")
         prompts = expand(seed, 6, r)
-        yield from (_row(p, list(labels), split, "en", "plain", group) for p in prompts)
-        yield _row(obfuscate(prompts[0], r), list(labels), split, "en", "obfuscated", group)
+        yield from (_row(p, list(combo_labels), split, "en", "plain", group) for p in prompts)
+        yield _row(obfuscate(prompts[0], r), list(combo_labels), split, "en", "obfuscated", group)
 
 
-def multilingual(r: random.Random) -> Iterator[dict[str, object]]:
+def multilingual() -> Iterator[dict[str, object]]:
     """Row ``i`` of a category in every language is one group; three wrappers per language."""
     for name, by_lang in i18n.SEEDS.items():
+        r = random.Random(f"{SEED}:i18n/{name}")
         rows = len(next(iter(by_lang.values())))
         labels = [] if name in ("benign", "hard_negative") else [name]
         if name == "sexual_minors":
             labels = ["sexual_minors", "sexual"]
         kind = "hard_negative" if name == "hard_negative" else "multilingual"
-        for idx, split in enumerate(split_groups(rows, r, test=0.3, calib=0.15)):
+        for idx, split in enumerate(split_groups(rows, r)):
             for lang, seeds in by_lang.items():
                 for wrapper in r.sample(i18n.WRAPPERS[lang], 3):
                     yield _row(wrapper.format(seeds[idx]), labels, split, lang, kind, f"i18n/{name}/{idx}")
 
 
 def _row(text: str, labels: list[str], split: str, lang: str, kind: str, group: str) -> dict[str, object]:
-    return {"text": text, "labels": sorted(set(labels)), "split": split, "lang": lang, "kind": kind, "group": group}
+    return {
+        "text": text,
+        "labels": sorted(set(labels)),
+        "split": split,
+        "lang": lang,
+        "kind": kind,
+        "group": group,
+    }
 
 
 def main() -> None:
-    r = random.Random(SEED)
     seen: set[str] = set()
     rows = []
-    for row in [*english(r), *multilingual(r)]:
+    for row in [*english(), *multilingual()]:
         key = str(row["text"]).lower()
         if key not in seen:
             seen.add(key)

@@ -4,7 +4,8 @@ Steps (deterministic: fixed seed, single-threaded solvers, sorted inputs):
 1. load ``classifiers/data/prompts.jsonl``; normalise with ``normalize_prompt``; embed (int8 MiniLM);
 2. pick C for a one-vs-rest LogisticRegression by grouped 5-fold CV on TRAIN (macro average precision);
 3. fit on TRAIN; Platt-scale each category on CALIB (why: a policy threshold of 0.5 should mean
-   "more likely than not" for every category and every detector);
+   "more likely than not" for every category and every detector); on the calibrated CALIB scores,
+   pick each category's recommended threshold (best F1) for policies that want an operating point;
 4. export the sklearn head with skl2onnx, check it against sklearn, and report TEST metrics
    (TEST is never used for any choice above).
 Run: ``python scripts/train_prompt_classifier.py`` (needs scikit-learn, skl2onnx, scipy; ~1 min).
@@ -13,6 +14,7 @@ Run: ``python scripts/train_prompt_classifier.py`` (needs scikit-learn, skl2onnx
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import sys
 from importlib.metadata import version
@@ -39,7 +41,7 @@ from classifiers.text_tricks import normalize_prompt  # noqa: E402
 DATA = ROOT / "classifiers" / "data" / "prompts.jsonl"
 MODELS = ROOT / "classifiers" / "models"
 C_GRID = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
-THRESHOLD = 0.5
+THRESHOLD_GRID = tuple(round(t, 2) for t in np.arange(0.1, 0.91, 0.05))
 SELF_CHECK = [
     "a cat chasing a laser pointer",
     "behind the scenes: shooting a film",
@@ -70,7 +72,12 @@ def prf(y: Array, pred: Array) -> dict[str, dict[str, float]]:
         p = tp / (tp + fp) if tp + fp else 0.0
         r = tp / (tp + fn) if tp + fn else 0.0
         f = 2 * p * r / (p + r) if p + r else 0.0
-        out[cat] = {"precision": round(p, 4), "recall": round(r, 4), "f1": round(f, 4), "support": int(y[:, j].sum())}
+        out[cat] = {
+            "precision": round(p, 4),
+            "recall": round(r, 4),
+            "f1": round(f, 4),
+            "support": int(y[:, j].sum()),
+        }
     return out
 
 
@@ -79,7 +86,7 @@ def macro_f1(metrics: dict[str, dict[str, float]]) -> float:
 
 
 def make_head(c: float) -> OneVsRestClassifier:
-    return OneVsRestClassifier(LogisticRegression(C=c, max_iter=5000, solver="lbfgs"))
+    return OneVsRestClassifier(LogisticRegression(C=c, solver="liblinear"))
 
 
 def choose_c(x: Array, y: Array, groups: list[str]) -> tuple[float, dict[str, float]]:
@@ -89,7 +96,9 @@ def choose_c(x: Array, y: Array, groups: list[str]) -> tuple[float, dict[str, fl
         fold_scores = []
         for tr, va in GroupKFold(n_splits=5).split(x, y, groups):
             proba = make_head(c).fit(x[tr], y[tr]).predict_proba(x[va])
-            fold_scores.append(np.mean([average_precision_score(y[va, j], proba[:, j]) for j in range(y.shape[1])]))
+            fold_scores.append(
+                np.mean([average_precision_score(y[va, j], proba[:, j]) for j in range(y.shape[1])])
+            )
         scores[str(c)] = round(float(np.mean(fold_scores)), 4)
     best = max(C_GRID, key=lambda c: (scores[str(c)], -c))
     return best, scores
@@ -110,12 +119,22 @@ def platt(z: Array, y: Array) -> tuple[float, float]:
     return float(res.x[0]), float(res.x[1])
 
 
+def best_threshold(y: Array, p: Array) -> float:
+    """Threshold with the best F1 on calib; ties go to the lower threshold (recall matters more)."""
+    f1 = []
+    for t in THRESHOLD_GRID:
+        pred = p >= t
+        tp, fp, fn = int((pred & (y == 1)).sum()), int((pred & (y == 0)).sum()), int((~pred & (y == 1)).sum())
+        f1.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return THRESHOLD_GRID[int(np.argmax(f1))]
+
+
 def ece(y: Array, p: Array, bins: int = 10) -> float:
     """Expected calibration error over all (prompt, category) pairs."""
     y, p = y.ravel(), p.ravel()
     edges = np.linspace(0, 1, bins + 1)
     total = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         m = (p >= lo) & ((p < hi) if hi < 1 else (p <= hi))
         if m.any():
             total += m.sum() / len(p) * abs(p[m].mean() - y[m].mean())
@@ -156,35 +175,66 @@ def main() -> None:
     def calibrated(m: Array) -> Array:
         return PromptClassifier.calibrate(raw(m), [calibration[c] for c in CATEGORIES])
 
-    metrics = {}
+    p_calib = calibrated(ca)
+    thresholds = {c: best_threshold(y[ca, j], p_calib[:, j]) for j, c in enumerate(CATEGORIES)}
+    cut = np.array([thresholds[c] for c in CATEGORIES])
+    metrics: dict[str, dict[str, Any]] = {}
     for name, m in (("calib", ca), ("test", te)):
         p = calibrated(m)
-        per_cat = prf(y[m], (p >= THRESHOLD).astype(np.int64))
-        metrics[name] = {"macro_f1": macro_f1(per_cat), "ece": ece(y[m], p), "per_category": per_cat}
+        at_default = prf(y[m], (p >= cut).astype(np.int64))
+        at_half = prf(y[m], (p >= 0.5).astype(np.int64))
+        metrics[name] = {
+            "macro_f1": macro_f1(at_default),
+            "macro_f1_at_0.5": macro_f1(at_half),
+            "ece": ece(y[m], p),
+            "per_category": at_default,
+        }
 
     check_x = embedder.embed([normalize_prompt(t) for t in SELF_CHECK])
     check_raw = head.predict_proba(check_x)
     meta = {
         "format": 1,
         "labels": list(CATEGORIES),
-        "thresholds": {c: THRESHOLD for c in CATEGORIES},
+        "thresholds": thresholds,
         "calibration": {"method": "platt", "fit_on": "calib", "input": "logit(raw)", "params": calibration},
-        "head": {"kind": "OneVsRest(LogisticRegression)", "C": best_c, "cv_macro_ap": cv, "onnx_max_diff": max_diff},
-        "embedder": {"model_sha256": file_sha256(embedder.model_path),
-                     "tokenizer_sha256": file_sha256(embedder.tokenizer_path), "normalizer": "text_tricks.normalize_prompt"},
-        "dataset": {"path": "classifiers/data/prompts.jsonl", "sha256": hashlib.sha256(DATA.read_bytes()).hexdigest(),
-                    "rows": len(rows), "train": int(tr.sum()), "calib": int(ca.sum()), "test": int(te.sum())},
+        "head": {
+            "kind": "OneVsRest(LogisticRegression)",
+            "C": best_c,
+            "cv_macro_ap": cv,
+            "onnx_max_diff": max_diff,
+        },
+        "embedder": {
+            "model_sha256": file_sha256(embedder.model_path),
+            "tokenizer_sha256": file_sha256(embedder.tokenizer_path),
+            "normalizer": "text_tricks.normalize_prompt",
+        },
+        "dataset": {
+            "path": "classifiers/data/prompts.jsonl",
+            "sha256": hashlib.sha256(DATA.read_bytes()).hexdigest(),
+            "rows": len(rows),
+            "train": int(tr.sum()),
+            "calib": int(ca.sum()),
+            "test": int(te.sum()),
+        },
         "metrics": metrics,
-        "self_check": [{"text": t, "raw": [round(float(v), 6) for v in row]} for t, row in zip(SELF_CHECK, check_raw, strict=True)],
+        "self_check": [
+            {"text": t, "raw": [round(float(v), 6) for v in row]}
+            for t, row in zip(SELF_CHECK, check_raw, strict=True)
+        ],
         "versions": {p: version(p) for p in ("scikit-learn", "skl2onnx", "onnxruntime", "numpy")},
-    }  # fmt: skip
+    }
     (MODELS / "prompt_head.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
     print(f"C={best_c} cv={cv}")
     print(f"onnx vs sklearn max diff {max_diff:.2e}; head {head_path.stat().st_size} bytes")
     for name in ("calib", "test"):
-        print(f"{name}: macro-F1 {metrics[name]['macro_f1']} ECE {metrics[name]['ece']}")
+        mt = metrics[name]
+        print(f"{name}: macro-F1 {mt['macro_f1']} (at 0.5: {mt['macro_f1_at_0.5']}) ECE {mt['ece']}")
         for cat, m in metrics[name]["per_category"].items():
-            print(f"  {cat:16s} P {m['precision']:.3f} R {m['recall']:.3f} F1 {m['f1']:.3f} n={m['support']}")
+            t = thresholds[cat]
+            print(
+                f"  {cat:16s} t={t:.2f} P {m['precision']:.3f} R {m['recall']:.3f} "
+                f"F1 {m['f1']:.3f} n={m['support']}"
+            )
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ def worker(args: argparse.Namespace) -> int:
     )
     try:
         runtime = build_runtime(settings)
-    except (PolicyError, ValueError) as exc:
+    except (PolicyError, ValueError, LookupError) as exc:
         return _fail(str(exc))
     try:
         ensure_topics(settings.kafka_bootstrap, settings.topic_partitions)
@@ -115,7 +115,7 @@ def scan(args: argparse.Namespace) -> int:
     settings = settings_from(args, policy_file=args.policy, media_roots=[path.resolve().parent])
     try:
         pipeline = Pipeline(settings, load_policy(settings.policy_file), DryRunPublisher())
-    except (PolicyError, ValueError) as exc:
+    except (PolicyError, ValueError, LookupError) as exc:
         return _fail(str(exc))
     video_id = re.sub(r"[^A-Za-z0-9_.:\-]", "_", path.stem)[:100] or "scan"
     event = VideoGenerated.model_validate(
@@ -210,7 +210,7 @@ def policy_replay(args: argparse.Namespace) -> int:
     try:
         policy = load_policy(args.policy)
         since, until = when(args.since), when(args.until) if args.until else None
-    except (PolicyError, ValueError) as exc:
+    except (PolicyError, ValueError, LookupError) as exc:
         return _fail(str(exc))
     db = Database(settings_from(args).resolved_database_url)
     db.upgrade()
@@ -259,7 +259,7 @@ def schemas(args: argparse.Namespace) -> int:
 def policy_check(args: argparse.Namespace) -> int:
     try:
         pipeline = Pipeline(Settings(), load_policy(args.file), DryRunPublisher())
-    except (PolicyError, ValueError) as exc:
+    except (PolicyError, ValueError, LookupError) as exc:
         return _fail(str(exc))
     doc = pipeline.engine.policy.document
     print(

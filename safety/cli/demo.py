@@ -21,7 +21,7 @@ from kafka import KafkaConsumer
 
 from safety.config import Settings
 from safety.logs import configure_logging
-from safety.media.samples import make_corrupt, make_video
+from safety.media.samples import make_corrupt, make_face_video, make_video
 from safety.outcomes import summary
 from safety.runtime import build_runtime
 from safety.store import DecisionRow
@@ -55,7 +55,15 @@ SAMPLES = [
         "life",
         "published",
     ),
-    Sample("demo-self-harm", "a vlog where i say i want to hurt myself", "teen", "cellauto", "held"),
+    Sample("demo-astronaut", "a portrait of an astronaut in her flight suit", "adult", "face", "published"),
+    Sample("demo-self-harm", "a vlog where i say i want to hurt myself", "teen", "face", "held"),
+    Sample(
+        "demo-goodbye",
+        "she writes a goodbye letter and wants to end it all",
+        "adult",
+        "cellauto",
+        "held (classifier)",
+    ),
     Sample("demo-teen-suggestive", "a s3xy dance in l1ngerie", "teen", "testsrc2", "rejected"),
     Sample("demo-corrupt", "a cat chasing a laser pointer", "adult", "corrupt", "rejected (media)"),
     Sample("demo-hostile-uri", "anything", "adult", "hostile", "rejected (uri)"),
@@ -72,6 +80,8 @@ def _make_media(media: Path) -> dict[str, str]:
         elif s.source == "hostile":
             uris[s.video_id] = "file:///etc/passwd"
             continue
+        elif s.source == "face":
+            make_face_video(path, duration_s=4.0, width=640, height=360, fps=24)
         else:
             make_video(path, source=s.source, duration_s=4.0, width=640, height=360, fps=24)
         uris[s.video_id] = path.resolve().as_uri()

@@ -207,3 +207,32 @@ def _run(cmd: list[str]) -> None:
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.decode("utf-8", "replace").strip().splitlines()[-15:])
         raise RuntimeError(f"ffmpeg exited {proc.returncode}: {tail}")
+
+
+ASSETS = Path(__file__).parent / "assets"
+
+
+def make_face_video(
+    path: Path, *, duration_s: float = 4.0, width: int = 640, height: int = 360, fps: int = 24
+) -> Path:
+    """A slow push-in on a real portrait (the shipped NASA astronaut photo): a face for the face,
+    minor and likeness detectors to find, moving a little so frames differ."""
+    image = ASSETS / "astronaut.jpg"
+    frames = max(1, int(duration_s * fps))
+    zoom = f"zoompan=z='min(1+0.0015*on,1.3)':x='iw/2-(iw/zoom/2)':y='ih/3-(ih/zoom/3)':d={frames}:s={width}x{height}:fps={fps}"
+    pad = f"scale=-2:{height},pad={width}:{height}:(ow-iw)/2:0:color=0x202530"
+    cmd = [
+        *_ffmpeg_base(),
+        "-loop",
+        "1",
+        "-i",
+        str(image),
+        "-vf",
+        f"{zoom},{pad}",
+        "-t",
+        f"{duration_s:g}",
+        *_H264,
+        str(path),
+    ]
+    _run(cmd)
+    return path

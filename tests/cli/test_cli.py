@@ -65,13 +65,16 @@ def test_demo_json_decides_every_sample() -> None:
     r = feedguard("demo", "--json", timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     lines = [json.loads(line) for line in r.stdout.splitlines()]
-    assert len(lines) == 8
+    assert len(lines) == 10
     by_id = {x["video_id"]: x for x in lines}
     assert {x["outcome"] for x in lines} == {"published", "held", "rejected"}
     assert by_id["demo-knights"]["audience"] == "13+"
     assert by_id["demo-lingerie-adult"]["audience"] == "18+"
     assert by_id["demo-self-harm"]["outcome"] == "held"
     assert by_id["demo-corrupt"]["reasons"] == ["media.corrupt"]
+    assert by_id["demo-goodbye"]["reasons"] == ["self_harm.review"]  # only the classifier sees this one
+    assert by_id["demo-astronaut"]["outcome"] == "published" and by_id["demo-sunrise"]["audience"] == "everyone"
+    assert all(x["outcome"] == x["expected"].split()[0] for x in lines), lines
     assert all(x["topic"] != "-" for x in lines), "every outcome was read back from Kafka"
 
 
@@ -88,7 +91,7 @@ def test_db_upgrade_on_postgres(pg_url: str) -> None:
 
 def test_policy_check_reports_the_bad_line(tmp_path: Path) -> None:
     ok = feedguard("policy", "check")
-    assert ok.returncode == 0 and "feedguard-default@1.0.0 ok" in ok.stdout
+    assert ok.returncode == 0 and "feedguard-default@2.0.0 ok" in ok.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         'policy: x\nversion: "1.0.0"\nrules:\n  - id: a\n    description: d\n'

@@ -23,7 +23,7 @@ def teen(**signals: float) -> Facts:
 def test_no_signals_publishes_to_everyone(engine: PolicyEngine) -> None:
     d = engine.decide(adult())
     assert (d.outcome, d.audience, d.trace) == (Outcome.PUBLISH, Audience.EVERYONE, [])
-    assert d.policy_version == "feedguard-default@1.0.0"
+    assert d.policy_version == "feedguard-default@2.0.0"
 
 
 def test_violence_is_rated_13_plus_with_the_rule_and_value_recorded(engine: PolicyEngine) -> None:
@@ -144,3 +144,45 @@ def test_duplicate_rule_ids_are_refused() -> None:
     dup = POLICY + POLICY.split("rules:\n", 1)[1]
     with pytest.raises(PolicyError, match="duplicate rule id"):
         parse_policy(dup)
+
+
+def facts(age_band: str = "adult", **signals: float) -> Facts:
+    """Signals by full name with dots written as double underscores: frames__sexual=0.9."""
+    return Facts({k.replace("__", "."): v for k, v in signals.items()}, {"creator.age_band": age_band})
+
+
+def test_possible_minor_with_any_sexual_score_is_held_urgently_never_published(engine: PolicyEngine) -> None:
+    d = engine.decide(facts(frames__minor_likely=0.6, frames__sexual=0.35))
+    assert (d.outcome, d.priority) == (Outcome.HOLD, Priority.URGENT)
+    assert "minor_safety.possible_minor_sexual" in d.reasons
+    # The same weak sexual score without a possible minor publishes to everyone.
+    assert engine.decide(facts(frames__minor_likely=0.1, frames__sexual=0.35)).outcome is Outcome.PUBLISH
+
+
+def test_possible_minor_in_adult_rated_content_is_held(engine: PolicyEngine) -> None:
+    d = engine.decide(facts(frames__minor_likely=0.7, prompt__gore=0.9))
+    assert d.outcome is Outcome.HOLD and "minor_safety.possible_minor_adult_content" in d.reasons
+
+
+def test_the_classifier_alone_holds_but_never_rejects(engine: PolicyEngine) -> None:
+    for signal, reason in [
+        ("text__dangerous_acts", "dangerous_acts.review"),
+        ("text__sexual_minors", "minor_safety.possible_sexualization"),
+    ]:
+        d = engine.decide(facts(**{signal: 0.99}))
+        assert d.outcome is Outcome.HOLD and reason in d.reasons, d
+    # With the precise regex screen agreeing, it is a rejection.
+    assert engine.decide(facts(text__dangerous_acts=0.99, prompt__dangerous=0.9)).outcome is Outcome.REJECT
+
+
+def test_frames_between_safe_and_nsfw_points_are_held_and_above_are_adult(engine: PolicyEngine) -> None:
+    assert engine.decide(facts(frames__sexual=0.6)).reasons == ["sexual.uncertain_frames"]
+    d = engine.decide(facts(frames__sexual=0.9))
+    assert (d.outcome, d.audience) == (Outcome.PUBLISH, Audience.ADULT)
+    assert engine.decide(facts("teen", frames__sexual=0.9)).outcome is Outcome.REJECT
+
+
+def test_teen_with_classifier_sexual_score_goes_to_a_person(engine: PolicyEngine) -> None:
+    d = engine.decide(facts("teen", text__sexual=0.6))
+    assert d.outcome is Outcome.HOLD and d.reasons == ["teen_creator.adult_rating"]
+    assert engine.decide(facts("adult", text__sexual=0.6)).audience is Audience.ADULT

@@ -21,7 +21,7 @@ DEFAULT = ROOT / "policies" / "files" / "default.yaml"
 
 def stricter_policy(tmp_path: Path) -> Path:
     """Default policy v1.1.0 where any violence is held instead of rated 13+."""
-    text = DEFAULT.read_text().replace('version: "1.0.0"', 'version: "1.1.0"')
+    text = DEFAULT.read_text().replace('version: "2.0.0"', 'version: "2.1.0"')
     text = text.replace(
         """  - id: hold.self_harm""",
         """  - id: hold.any_violence
@@ -41,7 +41,7 @@ def decide_all(settings: Settings, videos: dict[str, Path]) -> None:
     try:
         for vid, prompt, clip in [
             ("r-fight", "two knights in a sword fight", "plain"),
-            ("r-war", "a war documentary with a battle", "bars"),
+            ("r-war", "soldiers fighting in a medieval battle", "bars"),
             ("r-cat", "a cat on a sofa", "plain"),
             ("r-broken", "a sword fight", "corrupt"),
         ]:
@@ -72,7 +72,7 @@ def test_a_shadow_policy_is_recorded_but_never_acts(
         rt.close()
     assert (row.outcome, row.audience) == ("published", "13+")  # the enforced policy decided
     assert row.shadow_decision == {
-        "policy_version": "feedguard-default@1.1.0",
+        "policy_version": "feedguard-default@2.1.0",
         "outcome": "held",
         "audience": None,
         "reasons": ["violence.review"],
