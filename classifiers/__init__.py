@@ -21,8 +21,16 @@ from classifiers.registry import DetectorRegistry, UnknownDetector
 # Explicit registration: what a policy may name. NudeNet (AGPL) is reachable only by its
 # "classifiers.nudenet_regions:NudeNetRegions" reference, after installing feedguard[nudenet].
 DEFAULT_REGISTRY = DetectorRegistry()
-for _cls in (PromptScreen, PromptClassifier, OpenNsfwDetector, MinorLikelyDetector, OnnxImageClassifier, OnnxImageClassifiers,
-             OnnxTextClassifier):
+_BUILTIN = (
+    PromptScreen,
+    PromptClassifier,
+    OpenNsfwDetector,
+    MinorLikelyDetector,
+    OnnxImageClassifier,
+    OnnxImageClassifiers,
+    OnnxTextClassifier,
+)
+for _cls in _BUILTIN:
     DEFAULT_REGISTRY.register(_cls)
 
 __all__ = [

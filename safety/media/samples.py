@@ -219,7 +219,10 @@ def make_face_video(
     minor and likeness detectors to find, moving a little so frames differ."""
     image = ASSETS / "astronaut.jpg"
     frames = max(1, int(duration_s * fps))
-    zoom = f"zoompan=z='min(1+0.0015*on,1.3)':x='iw/2-(iw/zoom/2)':y='ih/3-(ih/zoom/3)':d={frames}:s={width}x{height}:fps={fps}"
+    zoom = (
+        "zoompan=z='min(1+0.0015*on,1.3)':x='iw/2-(iw/zoom/2)':y='ih/3-(ih/zoom/3)'"
+        f":d={frames}:s={width}x{height}:fps={fps}"
+    )
     pad = f"scale=-2:{height},pad={width}:{height}:(ow-iw)/2:0:color=0x202530"
     cmd = [
         *_ffmpeg_base(),
