@@ -11,7 +11,9 @@ calibrated in ``benchmarks/`` and set by the caller.
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,11 +30,11 @@ class FaceEmbedder:
 
     def __init__(self, *, padding: float = 0.25, jitters: int = 0) -> None:
         import dlib
-        import face_recognition_models as models
 
+        models = _models_dir()
         self._dlib: Any = dlib
-        self._shape = dlib.shape_predictor(models.pose_predictor_five_point_model_location())
-        self._net = dlib.face_recognition_model_v1(models.face_recognition_model_location())
+        self._shape = dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat"))
+        self._net = dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat"))
         self.padding = padding
         self.jitters = jitters
 
@@ -50,6 +52,15 @@ class FaceEmbedder:
         chips = self._dlib.get_face_chips(img, shapes, size=150, padding=self.padding)
         vectors = self._net.compute_face_descriptor(chips, self.jitters)
         return np.asarray([np.asarray(v, np.float32) for v in vectors], np.float32)
+
+
+def _models_dir() -> Path:
+    """Find the model files without importing ``face_recognition_models``: its ``__init__`` needs
+    ``pkg_resources``, which setuptools >= 81 no longer ships."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("face_recognition_models is not installed (pip install face_recognition_models)")
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
 def distance(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> float:

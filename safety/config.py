@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     api_port: int = 8000
     api_rate_per_minute: int = 600  # per key (or per client address when anonymous)
     api_max_body_bytes: int = 1024 * 1024
+    api_max_upload_bytes: int = 64 * 1024 * 1024  # enrolment videos
     api_cors_origins: list[str] = Field(default_factory=list)  # CORS off unless origins are listed
     session_ttl_s: int = 12 * 3600
     lease_ttl_s: int = 300

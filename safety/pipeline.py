@@ -165,7 +165,12 @@ class Pipeline:
                 data = DetectorInput(
                     frames=frames,
                     text=TextInput(prompt=event.prompt),
-                    context={**_context(event, info), "cameos": list(event.cameos), "source_path": str(source)},
+                    context={
+                        **_context(event, info),
+                        "video.id": event.video_id,
+                        "cameos": list(event.cameos),
+                        "source_path": str(source),
+                    },
                 )
                 for detector in self.detectors:
                     found = self._stage(run, f"detect:{detector.name}", _bound(detector, data))

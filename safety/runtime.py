@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.orm import Session
+
 from policies import load_policy
 from safety.assets import LocalAssetStore
 from safety.config import Settings
+from safety.likeness.detector import LikenessDetector, build_likeness_detector
+from safety.likeness.records import record_matches
 from safety.pipeline import Pipeline
 from safety.publishing import CopyPublisher, Publisher
-from safety.service import Moderator
-from safety.store import Database, Repository
+from safety.service import Moderator, Recorder
+from safety.store import Database, DecisionRow, Repository
 
 
 @dataclass
@@ -30,18 +34,49 @@ def build_publisher(settings: Settings, db: Database | None = None) -> Publisher
     return CopyPublisher(LocalAssetStore(settings.assets_dir))
 
 
-def build_pipeline(
-    settings: Settings, publisher: Publisher | None = None, db: Database | None = None
-) -> Pipeline:
+def build_pipeline(settings: Settings, db: Database, publisher: Publisher | None = None) -> Pipeline:
+    """The pipeline with its registry-backed detectors (likeness reads the cameo registry in ``db``)."""
     policy = load_policy(settings.policy_file)
     shadow = load_policy(settings.shadow_policy_file) if settings.shadow_policy_file else None
-    return Pipeline(settings, policy, publisher or build_publisher(settings, db), shadow_policy=shadow)
+    likeness = build_likeness_detector(settings, db)
+    try:
+        return Pipeline(
+            settings,
+            policy,
+            publisher or build_publisher(settings, db),
+            shadow_policy=shadow,
+            detectors=[likeness],
+        )
+    except BaseException:
+        likeness.close()
+        raise
+
+
+def _likeness_recorder(likeness: LikenessDetector) -> Recorder:
+    def store_likeness(session: Session, row: DecisionRow) -> None:
+        result = likeness.pop_result(row.video_id)
+        if result is not None:  # rejected videos never reach the feed: their faces need no re-check
+            record_matches(session, row.video_id, row.id, result, keep_tracks=row.outcome != "rejected")
+
+    return store_likeness
+
+
+def recorders_for(pipeline: Pipeline) -> list[Recorder]:
+    """What each decision stores besides itself, in its own transaction."""
+    return [_likeness_recorder(d) for d in pipeline.detectors if isinstance(d, LikenessDetector)]
+
+
+def open_database(settings: Settings, migrate: bool = True) -> Database:
+    db = Database(settings.resolved_database_url)
+    if migrate:
+        db.upgrade()
+    return db
 
 
 def build_runtime(settings: Settings, worker_id: str | None = None, migrate: bool = True) -> Runtime:
     """Open the database (migrating it when behind, as every entry point does) and the pipeline."""
-    db = Database(settings.resolved_database_url)
-    if migrate:
-        db.upgrade()
-    pipeline = build_pipeline(settings, db=db)
-    return Runtime(settings, db, pipeline, Moderator(pipeline, Repository(db), worker_id))
+    db = open_database(settings, migrate)
+    pipeline = build_pipeline(settings, db)
+    return Runtime(
+        settings, db, pipeline, Moderator(pipeline, Repository(db), worker_id, recorders_for(pipeline))
+    )

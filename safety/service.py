@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
 
 from safety.events import VideoGenerated
 from safety.outcomes import to_row
 from safety.pipeline import Pipeline
 from safety.store import DecisionRow, Repository
+
+Recorder = Callable[[Session, DecisionRow], None]
+"""Stores detector artifacts (e.g. likeness matches) in the decision's own transaction."""
 
 
 def default_worker_id() -> str:
@@ -25,15 +31,27 @@ class Handled:
 class Moderator:
     """Decide once per (video, policy version); later deliveries get the stored decision."""
 
-    def __init__(self, pipeline: Pipeline, repo: Repository, worker_id: str | None = None) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        repo: Repository,
+        worker_id: str | None = None,
+        recorders: Sequence[Recorder] = (),
+    ) -> None:
         self.pipeline = pipeline
         self.repo = repo
         self.worker_id = worker_id or default_worker_id()
+        self.recorders = list(recorders)
 
     def handle(self, event: VideoGenerated) -> Handled:
         existing = self.repo.get_decision(event.video_id, self.pipeline.policy_version)
         if existing is not None:
             return Handled(existing, fresh=False)
         result = self.pipeline.moderate(event)
-        stored = self.repo.record_decision(event, to_row(event, result, self.worker_id))
+
+        def record_extras(session: Session, row: DecisionRow) -> None:
+            for recorder in self.recorders:
+                recorder(session, row)
+
+        stored = self.repo.record_decision(event, to_row(event, result, self.worker_id), record_extras)
         return Handled(stored.row, fresh=stored.created)

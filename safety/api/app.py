@@ -13,7 +13,18 @@ from fastapi.middleware.cors import CORSMiddleware
 from safety.api import problems
 from safety.api.limits import BodySizeLimit, RateLimit, TokenBuckets
 from safety.api.metrics import ApiMetrics
-from safety.api.routers import appeals, audit, auth, health, organisations, reports, review, users, videos
+from safety.api.routers import (
+    appeals,
+    audit,
+    auth,
+    cameos,
+    health,
+    organisations,
+    reports,
+    review,
+    users,
+    videos,
+)
 from safety.api.state import AppState
 from safety.config import Settings
 from safety.publishing import Publisher
@@ -69,6 +80,7 @@ def create_app(
         appeals.router,
         videos.router,
         audit.router,
+        cameos.router,
     ):
         app.include_router(router)
 
@@ -90,7 +102,12 @@ def create_app(
         buckets=TokenBuckets(settings.api_rate_per_minute),
         exempt=lambda path: path.startswith(_UNLIMITED),
     )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
+    # Enrolment videos are uploads: their routes get a larger cap (and validate the media themselves).
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.api_max_body_bytes,
+        overrides={"/v1/cameos": settings.api_max_upload_bytes},
+    )
     if settings.api_cors_origins:
         app.add_middleware(
             CORSMiddleware,

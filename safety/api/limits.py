@@ -42,19 +42,22 @@ async def _send_problem(
 class BodySizeLimit:
     """413 for bodies over the limit, whether declared (Content-Length) or streamed (chunked)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, overrides: dict[str, int] | None = None) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_bytes = max_bytes
+        self.overrides = sorted((overrides or {}).items(), key=lambda kv: -len(kv[0]))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = next(
+            (n for prefix, n in self.overrides if scope["path"].startswith(prefix)), self.default_bytes
+        )
+        title = f"Request body over {limit} bytes"
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _send_problem(
-                send, 413, "payload-too-large", f"Request body over {self.max_bytes} bytes", []
-            )
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _send_problem(send, 413, "payload-too-large", title, [])
             return
         seen = 0
 
@@ -63,16 +66,14 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     raise _TooLarge
             return message
 
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await _send_problem(
-                send, 413, "payload-too-large", f"Request body over {self.max_bytes} bytes", []
-            )
+            await _send_problem(send, 413, "payload-too-large", title, [])
 
 
 class _TooLarge(Exception):

@@ -18,9 +18,8 @@ from safety.config import Settings
 from safety.events import Creator, VideoGenerated, export_schemas
 from safety.logs import configure_logging
 from safety.outcomes import summary, to_row
-from safety.pipeline import Pipeline
 from safety.publishing import PublishedAsset, PublishRequest
-from safety.runtime import build_runtime
+from safety.runtime import build_pipeline, build_runtime, open_database
 from safety.store import Database
 
 log = logging.getLogger("feedguard")
@@ -113,9 +112,11 @@ def scan(args: argparse.Namespace) -> int:
     if not path.exists():
         return _fail(f"{path}: no such file")
     settings = settings_from(args, policy_file=args.policy, media_roots=[path.resolve().parent])
+    db = open_database(settings)  # the cameo registry: likeness is checked against it (read-only)
     try:
-        pipeline = Pipeline(settings, load_policy(settings.policy_file), DryRunPublisher())
+        pipeline = build_pipeline(settings, db, DryRunPublisher())
     except (PolicyError, ValueError, LookupError) as exc:
+        db.dispose()
         return _fail(str(exc))
     video_id = re.sub(r"[^A-Za-z0-9_.:\-]", "_", path.stem)[:100] or "scan"
     event = VideoGenerated.model_validate(
@@ -132,6 +133,7 @@ def scan(args: argparse.Namespace) -> int:
         result = pipeline.moderate(event)
     finally:
         pipeline.close()
+        db.dispose()
     row = summary(to_row(event, result, "scan"))
     row["signals"] = {s.name: round(s.score, 4) for s in result.signals if s.score > 0}
     row["stage_ms"] = result.stage_ms
@@ -257,14 +259,22 @@ def schemas(args: argparse.Namespace) -> int:
 
 
 def policy_check(args: argparse.Namespace) -> int:
-    try:
-        pipeline = Pipeline(Settings(), load_policy(args.file), DryRunPublisher())
-    except (PolicyError, ValueError, LookupError) as exc:
-        return _fail(str(exc))
-    doc = pipeline.engine.policy.document
-    print(
-        f"{pipeline.policy_version} ok: {len(doc.rules)} rules, detectors "
-        f"{', '.join(d.name for d in pipeline.detectors)}"
-    )
-    pipeline.close()
+    """Build the real pipeline (every detector) against a scratch registry: proves the wiring."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="feedguard-check-") as tmp:
+        settings = Settings(data_dir=Path(tmp), policy_file=args.file)
+        db = open_database(settings)
+        try:
+            pipeline = build_pipeline(settings, db, DryRunPublisher())
+        except (PolicyError, ValueError, LookupError) as exc:
+            return _fail(str(exc))
+        finally:
+            db.dispose()
+        doc = pipeline.engine.policy.document
+        print(
+            f"{pipeline.policy_version} ok: {len(doc.rules)} rules, detectors "
+            f"{', '.join(d.name for d in pipeline.detectors)}"
+        )
+        pipeline.close()
     return 0

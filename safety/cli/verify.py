@@ -13,6 +13,7 @@ from typing import Any
 
 from safety.config import Settings
 from safety.provenance.certs import dev_trust_anchors
+from safety.provenance.config import ProvenanceConfig
 from safety.provenance.verify import VerifyReport, verify_file
 from safety.store.db import Database
 
@@ -51,11 +52,21 @@ def _database(settings: Settings, url: str | None) -> Database | None:
     return Database(resolved)
 
 
-def _verify(path: Path, settings: Settings, *, database_url: str | None, anchors: Path | None,
-            watermark: bool = True) -> VerifyReport:
+def _verify(
+    path: Path, settings: Settings, *, database_url: str | None, anchors: Path | None, watermark: bool = True
+) -> VerifyReport:
     db = _database(settings, database_url)
+    provenance = getattr(settings, "provenance", None)
+    config = provenance if isinstance(provenance, ProvenanceConfig) else ProvenanceConfig()
     try:
-        return verify_file(path, _anchors(settings, anchors), db, watermark=watermark)
+        return verify_file(
+            path,
+            _anchors(settings, anchors),
+            db,
+            watermark=watermark,
+            max_frames=config.watermark_max_frames,
+            watermark_key=config.watermark_key_bytes,
+        )
     finally:
         if db is not None:
             db.dispose()
@@ -112,8 +123,13 @@ def run(args: argparse.Namespace) -> int:
     if not args.file.is_file():
         print(f"feedguard verify: no such file: {args.file}")
         return 2
-    report = _verify(args.file, settings, database_url=args.database_url, anchors=args.trust_anchors,
-                     watermark=not args.no_watermark)
+    report = _verify(
+        args.file,
+        settings,
+        database_url=args.database_url,
+        anchors=args.trust_anchors,
+        watermark=not args.no_watermark,
+    )
     if args.json:
         print(json.dumps(report.to_dict(), sort_keys=True, default=str))
     else:

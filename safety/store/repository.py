@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from safety.events import VideoGenerated
 from safety.store.db import Database
@@ -53,7 +54,12 @@ class Repository:
                 )
             )
 
-    def record_decision(self, event: VideoGenerated, row: DecisionRow) -> StoredDecision:
+    def record_decision(
+        self,
+        event: VideoGenerated,
+        row: DecisionRow,
+        also: Callable[[Session, DecisionRow], None] | None = None,
+    ) -> StoredDecision:
         """Insert the video (first time) and the decision, or return the one already stored.
 
         Two workers racing on one video both end up with the first decision stored: the unique
@@ -71,6 +77,8 @@ class Repository:
                 s.flush()
                 if row.outcome == "held":
                     s.add(hold_item(row, event.creator.age_band))
+                if also is not None:  # e.g. likeness matches: stored with the decision or not at all
+                    also(s, row)
                 s.add(
                     AuditEntry(
                         actor=f"worker:{row.worker_id}",

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from fgtest import event
 
-from policies import load_policy
 from safety.assets import LocalAssetStore
 from safety.config import Settings
 from safety.events import VideoGenerated
@@ -16,8 +15,12 @@ from safety.publishing import CopyPublisher
 
 
 def make_pipeline(tmp_path: Path, video_root: Path, **overrides: object) -> Pipeline:
+    """The real pipeline, every detector included (likeness against an empty SQLite registry)."""
+    from safety.runtime import build_pipeline, open_database
+
     settings = Settings(data_dir=tmp_path, media_roots=[video_root], **overrides)  # type: ignore[arg-type]
-    return Pipeline(settings, load_policy(), CopyPublisher(LocalAssetStore(tmp_path / "assets")))
+    db = open_database(settings)
+    return build_pipeline(settings, db, CopyPublisher(LocalAssetStore(tmp_path / "assets")))
 
 
 def ev(path: Path | str, prompt: str = "a calm lake", **kw: object) -> VideoGenerated:
