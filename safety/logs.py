@@ -60,3 +60,5 @@ def configure_logging(fmt: str = "text", level: str = "INFO") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    # kafka-python 3 warns whenever its selector task runs > 0.1 s, which any busy 2-core box does.
+    logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)

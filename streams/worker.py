@@ -170,9 +170,9 @@ class Worker:
                         log.info("idle for %.1f s: exiting", self.cfg.idle_exit_s)
                         break
                     continue
-                idle_since = time.monotonic()
                 self._process_batch(batch)
                 self.metrics.update_lag(self._consumer, self.assigned)
+                idle_since = time.monotonic()  # idle counts from when the work ended, not began
             self._commit()
         finally:
             self._close()

@@ -181,6 +181,8 @@ def run_demo(json_output: bool = False, keep: Path | None = None, review_port: i
                 f" in {time.perf_counter() - started:.1f} s"
                 " (incl. making the samples and starting the broker)"
             )
+            if not missing:
+                missing += _cameo_act(runtime, broker.bootstrap, media, say, json_output)
             if review_port is not None and not missing:
                 _serve_review(settings, runtime, review_port)
             worker.stop()
@@ -193,6 +195,73 @@ def run_demo(json_output: bool = False, keep: Path | None = None, review_port: i
     finally:
         if keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _cameo_act(runtime: Any, bootstrap: str, media: Path, say: Any, json_output: bool) -> list[str]:
+    """Likeness consent end to end; returns video ids that got no outcome (empty when all is well)."""
+    from safety.cli import demo_cameo
+    from streams import make_producer
+    from streams.outbox import OutboxRelay
+
+    say("\nLikeness consent (cameos):")
+    act = demo_cameo.enrol(runtime, media, say)
+    producer = make_producer(bootstrap)
+    for ev in act.events:
+        producer.send("videos.generated", key=ev["video_id"].encode(), value=demo_cameo.as_json(ev))
+    producer.flush()
+    producer.close()
+    ids = {ev["video_id"] for ev in act.events}
+    outcomes = _collect_outcomes(bootstrap, ids, timeout_s=120)
+    rows = _rows(runtime.db, sorted(ids))
+    relay = OutboxRelay(runtime.db, bootstrap)
+    taken = demo_cameo.revoke_and_take_down(runtime, relay.send_pending, say)
+    takedowns = _collect_takedowns(bootstrap, set(taken), timeout_s=30)
+    if relay._producer is not None:
+        relay._producer.close(timeout=5)
+    for ev in act.events:
+        vid = ev["video_id"]
+        row = rows.get(vid)
+        item: dict[str, Any] = (
+            summary(row) if row else {"video_id": vid, "outcome": "missing", "audience": None, "reasons": []}
+        )
+        item |= {
+            "topic": outcomes.get(vid, ("-", {}))[0],
+            "expected": act.expected[vid],
+            "creator_id": ev["creator"]["id"],
+            "taken_down": vid in takedowns,
+        }
+        if json_output:
+            print(json.dumps(item), flush=True)
+        else:
+            reasons = ", ".join(item["reasons"]) or "-"
+            down = "  -> taken down after revocation (feed.takedown)" if item["taken_down"] else ""
+            print(
+                f"  {vid:<22} by {item['creator_id']:<17} {item['outcome']:<10} {item['audience'] or '-':<9} "
+                f"{reasons}{down}",
+                flush=True,
+            )
+    missing = [vid for vid in sorted(ids) if vid not in outcomes]
+    return missing + [vid for vid in taken if vid not in takedowns]
+
+
+def _collect_takedowns(bootstrap: str, wanted: set[str], timeout_s: float) -> dict[str, dict[str, Any]]:
+    consumer = KafkaConsumer(
+        "feed.takedown",
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    seen: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + timeout_s
+    try:
+        while wanted - seen.keys() and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=500).values():
+                for r in records:
+                    seen[r.key.decode()] = json.loads(r.value)
+    finally:
+        consumer.close()
+    return seen
 
 
 def _serve_review(settings: Settings, runtime: Any, port: int) -> None:

@@ -65,7 +65,7 @@ def test_demo_json_decides_every_sample() -> None:
     r = feedguard("demo", "--json", timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     lines = [json.loads(line) for line in r.stdout.splitlines()]
-    assert len(lines) == 10
+    assert len(lines) == 12
     by_id = {x["video_id"]: x for x in lines}
     assert {x["outcome"] for x in lines} == {"published", "held", "rejected"}
     assert by_id["demo-knights"]["audience"] == "13+"
@@ -73,8 +73,17 @@ def test_demo_json_decides_every_sample() -> None:
     assert by_id["demo-self-harm"]["outcome"] == "held"
     assert by_id["demo-corrupt"]["reasons"] == ["media.corrupt"]
     assert by_id["demo-goodbye"]["reasons"] == ["self_harm.review"]  # only the classifier sees this one
-    assert by_id["demo-astronaut"]["outcome"] == "published" and by_id["demo-sunrise"]["audience"] == "everyone"
+    assert (
+        by_id["demo-astronaut"]["outcome"] == "published" and by_id["demo-sunrise"]["audience"] == "everyone"
+    )
     assert all(x["outcome"] == x["expected"].split()[0] for x in lines), lines
+    # Likeness: the approved creator's video was published, then taken down after revocation;
+    # the stranger's was rejected without naming who was recognised.
+    assert by_id["demo-cameo-friend"]["outcome"] == "published" and by_id["demo-cameo-friend"]["taken_down"]
+    stranger = by_id["demo-cameo-stranger"]
+    assert stranger["reasons"] == ["likeness.no_consent"] and "eileen" not in (
+        stranger["creator_message"] or ""
+    )
     assert all(x["topic"] != "-" for x in lines), "every outcome was read back from Kafka"
 
 
