@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from safety.media import MediaLimits
+from safety.provenance.config import ProvenanceConfig
 
 
 def _default_data_dir() -> Path:
@@ -21,7 +22,7 @@ def _default_data_dir() -> Path:
 class Settings(BaseSettings):
     """All knobs of the worker, scanner and demo; see README "Configuration"."""
 
-    model_config = SettingsConfigDict(env_prefix="FEEDGUARD_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="FEEDGUARD_", extra="ignore", env_nested_delimiter="__")
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     database_url: str | None = None  # default: SQLite file in data_dir
@@ -59,6 +60,9 @@ class Settings(BaseSettings):
     session_ttl_s: int = 12 * 3600
     lease_ttl_s: int = 300
     api_relay_outbox: bool = True
+
+    # Provenance: FEEDGUARD_PROVENANCE__SIGNING_KEY, ..._SIGNING_CHAIN, ..._TSA_URL, ..._WATERMARK_KEY
+    provenance: ProvenanceConfig = Field(default_factory=ProvenanceConfig)
 
     @field_validator("http_allow_hosts")
     @classmethod

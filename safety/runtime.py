@@ -29,9 +29,15 @@ class Runtime:
         self.db.dispose()
 
 
-def build_publisher(settings: Settings, db: Database | None = None) -> Publisher:
-    """The publish step every path shares (pipeline and moderator approvals)."""
-    return CopyPublisher(LocalAssetStore(settings.assets_dir))
+def build_publisher(settings: Settings, db: Database) -> Publisher:
+    """The publish step every path shares (pipeline and moderator approvals): watermark, final
+    H.264 encode and C2PA signing (last), unless provenance is switched off."""
+    assets = LocalAssetStore(settings.assets_dir)
+    if not settings.provenance.enabled:
+        return CopyPublisher(assets)
+    from safety.provenance.publisher import ProvenancePublisher
+
+    return ProvenancePublisher(assets, db, settings.provenance, data_dir=settings.data_dir)
 
 
 def build_pipeline(settings: Settings, db: Database, publisher: Publisher | None = None) -> Pipeline:

@@ -20,6 +20,7 @@ from safety.api.routers import (
     cameos,
     health,
     organisations,
+    provenance,
     reports,
     review,
     users,
@@ -81,6 +82,7 @@ def create_app(
         videos.router,
         audit.router,
         cameos.router,
+        provenance.router,
     ):
         app.include_router(router)
 

@@ -181,6 +181,8 @@ def run_demo(json_output: bool = False, keep: Path | None = None, review_port: i
                 f" in {time.perf_counter() - started:.1f} s"
                 " (incl. making the samples and starting the broker)"
             )
+            if not json_output:
+                _print_verification(settings, rows)
             if not missing:
                 missing += _cameo_act(runtime, broker.bootstrap, media, say, json_output)
             if review_port is not None and not missing:
@@ -195,6 +197,22 @@ def run_demo(json_output: bool = False, keep: Path | None = None, review_port: i
     finally:
         if keep is None:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _print_verification(settings: Settings, rows: dict[str, DecisionRow]) -> None:
+    """What anyone downstream can check on each published file: credentials, watermark, record."""
+    from safety.assets import LocalAssetStore
+    from safety.cli.verify import verify_summary
+
+    published = [r for r in rows.values() if r.outcome == "published" and r.asset_uri]
+    if not published:
+        return
+    print("\nProvenance of the published files (feedguard verify):")
+    store = LocalAssetStore(settings.assets_dir)
+    for row in published:
+        path = store.path_for(row.asset_uri or "")
+        summary_line = verify_summary(path, data_dir=settings.data_dir, database_url=settings.database_url)
+        print(f"  {row.video_id:<22} {summary_line}", flush=True)
 
 
 def _cameo_act(runtime: Any, bootstrap: str, media: Path, say: Any, json_output: bool) -> list[str]:

@@ -35,7 +35,10 @@ class CameoAct:
 
 def astronaut() -> Portrait:
     """The shipped 384 px NASA portrait with its face box (by eye, scaled from the 512 px original)."""
-    image = cv2.cvtColor(cv2.imread(str(ASSETS / "astronaut.jpg")), cv2.COLOR_BGR2RGB)
+    bgr = cv2.imread(str(ASSETS / "astronaut.jpg"))
+    if bgr is None:
+        raise FileNotFoundError(ASSETS / "astronaut.jpg")
+    image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     return Portrait("astronaut", np.ascontiguousarray(image), (131, 52, 79, 82))
 
 

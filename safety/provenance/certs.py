@@ -46,9 +46,11 @@ def _new_key(alg: Algorithm) -> PrivateKey:
     return ed25519.Ed25519PrivateKey.generate()
 
 
-def _hash_for(alg: Algorithm) -> hashes.HashAlgorithm | None:
+def _hash_for(alg: Algorithm) -> hashes.SHA256 | hashes.SHA384 | None:
     """Certificate signature hash; Ed25519 signs without a separate digest."""
-    return {"es256": hashes.SHA256(), "es384": hashes.SHA384(), "ps256": hashes.SHA256()}.get(alg)
+    if alg == "ed25519":
+        return None
+    return hashes.SHA384() if alg == "es384" else hashes.SHA256()
 
 
 def _name(common_name: str) -> x509.Name:

@@ -1,7 +1,7 @@
 """Accounts, review queue, reports, appeals and the outbox.
 
 Revision ID: 0003
-Revises: 0001 (independent of 0002, provenance; both apply with `upgrade heads`)
+Revises: 0002
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
