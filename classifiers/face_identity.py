@@ -59,7 +59,9 @@ def _models_dir() -> Path:
     ``pkg_resources``, which setuptools >= 81 no longer ships."""
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("face_recognition_models is not installed (pip install face_recognition_models)")
+        raise ModuleNotFoundError(
+            "face_recognition_models is not installed (pip install face_recognition_models)"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 

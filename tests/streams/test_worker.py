@@ -41,8 +41,15 @@ def test_happy_path_publish_hold_reject(broker: str, videos: dict[str, Path], ru
     assert ok.value["audience"] == "13+"
     assert ok.value["policy_version"] == "feedguard-default@2.0.0"
     assert ok.headers["decision_id"].decode() == ok.value["decision_id"]
+    # The published file is the signed, watermarked re-encode, not the creator's upload.
+    from safety.provenance.certs import dev_trust_anchors
+    from safety.provenance.verify import verify_file
+
     asset = Path(ok.value["asset_uri"].removeprefix("file://"))
-    assert asset.read_bytes() == videos["plain"].read_bytes()
+    report = verify_file(asset, dev_trust_anchors(runtime.settings.data_dir), runtime.db)
+    assert report.c2pa_state == "Trusted"
+    assert report.record is not None and report.record["decision_id"] == ok.value["decision_id"]
+    assert report.watermark is not None and report.watermark.watermark_id == report.record["watermark_id"]
 
     assert msgs["v-held"].topic == MODERATION_REVIEW
     assert msgs["v-held"].value["reasons"] == ["self_harm.review"]

@@ -161,3 +161,25 @@ def test_evidence_frames_carry_detector_boxes(api: Api, videos: dict[str, Path])
     assert sum(1 for f in faces if f) >= len(ev["frames"]) - 1
     box = next(f for f in faces if f)[0]
     assert (box["x"], box["y"], box["w"], box["h"]) == (0.25, 0.2, 0.3, 0.4)
+
+
+def test_watermark_id_resolves_to_the_manifest_store_publicly(api: Api, videos: dict[str, Path]) -> None:
+    """An approval publishes through the provenance step; its watermark id resolves without a key."""
+    from safety.provenance.store import ProvenanceStore
+
+    item_id = api.held_video("v-prov", uri(videos["plain"]))
+    mod = api.client(api.user("moderator"))
+    mod.post(f"/v1/review/items/{item_id}/claim")
+    d = mod.post(f"/v1/review/items/{item_id}/decision", json={"action": "approve", "audience": "everyone"})
+    assert d.status_code == 200, d.text
+    (record,) = ProvenanceStore(api.db).for_video("v-prov")
+    r = api.client().get(f"/v1/provenance/watermarks/{record.watermark_id}")
+    assert r.status_code == 200
+    body = r.json()
+    assert (
+        body["watermark_id"] == record.watermark_id
+        and body["manifest_label"] in body["manifest_store"]["manifests"]
+    )
+    assert "v-prov" not in str(body.get("reporter", ""))
+    assert api.client().get("/v1/provenance/watermarks/0123456789abcdef").status_code == 404
+    assert api.client().get("/v1/provenance/watermarks/not-hex").status_code == 422
