@@ -235,7 +235,9 @@ class Pipeline:
     def _stage(self, run: _Run, name: str, fn: Callable[[], T]) -> T:
         start = time.perf_counter()
         try:
-            return run_with_timeout(fn, self.settings.stage_timeout_s, name)
+            # The publish step re-encodes the whole video (watermark) and has its own, longer deadline.
+            timeout = self.settings.publish_timeout_s if name == "publish" else self.settings.stage_timeout_s
+            return run_with_timeout(fn, timeout, name)
         except Exception as exc:
             raise StageFailed(name, exc) from exc
         finally:

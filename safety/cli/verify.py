@@ -72,10 +72,15 @@ def _verify(
             db.dispose()
 
 
-def verify_summary(path: Path, *, data_dir: Path, database_url: str | None = None) -> str:
-    """One line for the demo: ``c2pa=Trusted ai_generated=True ... watermark=... decision=...``."""
-    settings = Settings(data_dir=data_dir)
-    return _verify(path, settings, database_url=database_url, anchors=None).summary()
+def verify_summary(
+    path: Path, *, data_dir: Path, database_url: str | None = None, settings: Settings | None = None
+) -> str:
+    """One line for the demo: ``c2pa=Trusted ai_generated=True ... watermark=... decision=...``.
+
+    Pass ``settings`` when they carry a configured watermark key or trust anchors.
+    """
+    base = settings.with_overrides(data_dir=data_dir) if settings is not None else Settings(data_dir=data_dir)
+    return _verify(path, base, database_url=database_url, anchors=None).summary()
 
 
 def _print_human(report: VerifyReport) -> None:
