@@ -211,7 +211,9 @@ def _print_verification(settings: Settings, rows: dict[str, DecisionRow]) -> Non
     store = LocalAssetStore(settings.assets_dir)
     for row in published:
         path = store.path_for(row.asset_uri or "")
-        summary_line = verify_summary(path, data_dir=settings.data_dir, database_url=settings.database_url)
+        summary_line = verify_summary(
+            path, data_dir=settings.data_dir, database_url=settings.database_url, settings=settings
+        )
         print(f"  {row.video_id:<22} {summary_line}", flush=True)
 
 
