@@ -185,42 +185,44 @@ class Pipeline:
                     )
                     asset_uri = self._stage(run, "publish", lambda: self.publisher.publish(request)).uri
             except StageFailed as failed:
+                sampled = len(frames.frames) if frames else 0
                 if isinstance(failed.cause, MediaRejected):
                     decision = self._media_rejection(failed.stage, failed.cause)
-                    return PipelineResult(
-                        decision_id,
-                        decision,
-                        run.signals,
-                        cards,
-                        run.stage_ms,
-                        info,
-                        frames_sampled=len(frames.frames) if frames else 0,
-                    )
+                    return self._result(decision_id, decision, run, cards, info, frames_sampled=sampled)
                 log.warning("stage %s failed for %s: %s", failed.stage, event.video_id, failed)
-                decision = self._stage_failure_hold(failed.stage)
-                return PipelineResult(
+                error = "".join(traceback.format_exception_only(failed.cause)).strip()[:2000]
+                return self._result(
                     decision_id,
-                    decision,
-                    run.signals,
+                    self._stage_failure_hold(failed.stage),
+                    run,
                     cards,
-                    run.stage_ms,
                     info,
                     failed_stage=failed.stage,
-                    error="".join(traceback.format_exception_only(failed.cause)).strip()[:2000],
-                    frames_sampled=len(frames.frames) if frames else 0,
+                    error=error,
+                    frames_sampled=sampled,
                 )
-        return PipelineResult(
+        return self._result(
             decision_id,
             decision,
-            run.signals,
+            run,
             cards,
-            run.stage_ms,
             info,
-            asset_uri,
+            asset_uri=asset_uri,
             frames_sampled=len(frames.frames) if frames else 0,
             context=dict(facts.context),
             shadow_decision=shadow,
         )
+
+    @staticmethod
+    def _result(
+        decision_id: str,
+        decision: Decision,
+        run: _Run,
+        cards: list[dict[str, Any]],
+        info: VideoInfo | None,
+        **extra: Any,
+    ) -> PipelineResult:
+        return PipelineResult(decision_id, decision, run.signals, cards, run.stage_ms, info, **extra)
 
     def _shadow(self, facts: Facts) -> Decision | None:
         """A shadow policy must never affect the real verdict, not even by failing."""

@@ -3,8 +3,6 @@ the real face models, a fresh PostgreSQL database, and the live API with the cam
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -12,13 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from fgapi import Api, api_settings
+from fgapi import Api, api_settings, serve
 
 from classifiers.base import DetectorInput
 from classifiers.face_identity import FaceEmbedder
 from classifiers.faces import FaceDetector
-from safety.config import Settings
 from safety.likeness import registry
 from safety.likeness.detector import LikenessDetector, LikenessResult
 from safety.likeness.enrol import Enrolment, enrol_from_video
@@ -34,7 +30,6 @@ from safety.likeness.view import IndexView
 from safety.media import MediaLimits, probe, sample_frames
 from safety.media.samples import make_video
 from safety.store import Database, Video
-from streams import free_port
 
 
 @pytest.fixture(scope="session")
@@ -174,33 +169,9 @@ def publish(
     return run
 
 
-def _serve(settings: Settings) -> Iterator[str]:
-    """The real app with the cameos router added (the app wires it in production)."""
-    from safety.api.app import create_app
-    from safety.api.routers import cameos
-
-    app = create_app(settings)
-    if not any(getattr(r, "path", "").startswith("/v1/cameos") for r in app.routes):
-        app.include_router(cameos.router)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "API did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(15)
-
-
 def _api(tmp_path: Path, pg_url: str, media: dict[str, Path], bootstrap: str, **kw: Any) -> Iterator[Api]:
     settings = api_settings(tmp_path, pg_url, media["astro"].parent, bootstrap, **kw)
-    for url in _serve(settings):
+    for url in serve(settings):
         database = Database(pg_url)
         yield Api(url, settings, database)
         database.dispose()
