@@ -10,6 +10,7 @@ intermediate) and ``root.pem`` (the trust anchor). CA keys are never written: a 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,9 +66,15 @@ def _name(common_name: str) -> x509.Name:
 
 def _usage(*, signature: bool, cert_sign: bool) -> x509.KeyUsage:
     return x509.KeyUsage(
-        digital_signature=signature, content_commitment=False, key_encipherment=False,
-        data_encipherment=False, key_agreement=False, key_cert_sign=cert_sign, crl_sign=cert_sign,
-        encipher_only=False, decipher_only=False,
+        digital_signature=signature,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=cert_sign,
+        crl_sign=cert_sign,
+        encipher_only=False,
+        decipher_only=False,
     )
 
 
@@ -111,16 +118,35 @@ def new_chain(
 ) -> tuple[PrivateKey, list[x509.Certificate], x509.Certificate]:
     """Make (leaf key, [leaf, intermediate], root) in memory; tests use ``leaf_valid_from``."""
     root_key, inter_key, leaf_key = _new_key(alg), _new_key(alg), _new_key(alg)
-    root = _issue(alg, _name("feedguard dev root CA"), root_key.public_key(), None, root_key,
-                  ca=True, days=3650, path_length=1)
-    inter = _issue(alg, _name("feedguard dev intermediate CA"), inter_key.public_key(), root, root_key,
-                   ca=True, days=1825, path_length=0)
-    leaf = _issue(alg, _name("feedguard dev signer"), leaf_key.public_key(), inter, inter_key,
-                  ca=False, days=leaf_days)
+    root = _issue(
+        alg,
+        _name("feedguard dev root CA"),
+        root_key.public_key(),
+        None,
+        root_key,
+        ca=True,
+        days=3650,
+        path_length=1,
+    )
+    inter = _issue(
+        alg,
+        _name("feedguard dev intermediate CA"),
+        inter_key.public_key(),
+        root,
+        root_key,
+        ca=True,
+        days=1825,
+        path_length=0,
+    )
+    leaf = _issue(
+        alg, _name("feedguard dev signer"), leaf_key.public_key(), inter, inter_key, ca=False, days=leaf_days
+    )
     if leaf_valid_from is not None:  # re-issue with a chosen validity window (expiry tests)
         leaf = (
             x509.CertificateBuilder(extensions=list(leaf.extensions))
-            .subject_name(leaf.subject).issuer_name(leaf.issuer).public_key(leaf_key.public_key())
+            .subject_name(leaf.subject)
+            .issuer_name(leaf.issuer)
+            .public_key(leaf_key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(leaf_valid_from)
             .not_valid_after(leaf_valid_from + dt.timedelta(days=leaf_days))
@@ -148,12 +174,18 @@ def ensure_dev_chain(data_dir: Path, alg: Algorithm = "es256") -> DevChain:
     if paths.key.exists() and paths.chain.exists() and paths.root.exists():
         return paths
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key, chain, root = new_chain(alg)
-    pem = serialization.Encoding.PEM
-    key_pem = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    _write(paths.key, key_pem, 0o600)
-    _write(paths.chain, b"".join(c.public_bytes(pem) for c in chain), 0o644)
-    _write(paths.root, root.public_bytes(pem), 0o644)
+    # A worker and the API often start together: without the lock both could generate, and
+    # interleaved writes would leave a signer key that does not match its certificate.
+    with (folder / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if paths.key.exists() and paths.chain.exists() and paths.root.exists():
+            return paths
+        key, chain, root = new_chain(alg)
+        pem = serialization.Encoding.PEM
+        key_pem = key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        _write(paths.key, key_pem, 0o600)
+        _write(paths.chain, b"".join(c.public_bytes(pem) for c in chain), 0o644)
+        _write(paths.root, root.public_bytes(pem), 0o644)
     return paths
 
 

@@ -31,10 +31,19 @@ MANIFEST: dict[str, Any] = {
     "claim_generator_info": [{"name": "feedguard-test"}],
     "title": "t.mp4",
     "format": "video/mp4",
-    "assertions": [{"label": "c2pa.actions", "data": {"actions": [{
-        "action": "c2pa.created",
-        "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia",
-    }]}}],
+    "assertions": [
+        {
+            "label": "c2pa.actions",
+            "data": {
+                "actions": [
+                    {
+                        "action": "c2pa.created",
+                        "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia",
+                    }
+                ]
+            },
+        }
+    ],
 }
 
 
@@ -59,8 +68,9 @@ def test_dev_chain_profile_and_files(tmp_path: Path) -> None:
     assert leaf.extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature is True
     leaf.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
     aki = leaf.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
-    assert aki.key_identifier == inter.extensions.get_extension_for_class(
-        x509.SubjectKeyIdentifier).value.digest
+    assert (
+        aki.key_identifier == inter.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    )
     eku = set(leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
     assert eku == {ExtendedKeyUsageOID.EMAIL_PROTECTION, C2PA_SIGNER_EKU}
     leaf.verify_directly_issued_by(inter)
@@ -104,12 +114,14 @@ def test_callback_signer_keeps_the_key_out_of_c2pa(
 
 
 def test_expired_leaf_cannot_sign(tmp_path: Path, clips: dict[str, Path]) -> None:
-    key, chain, root = new_chain("es256", leaf_days=1,
-                                 leaf_valid_from=dt.datetime.now(dt.UTC) - dt.timedelta(days=3))
+    key, chain, root = new_chain(
+        "es256", leaf_days=1, leaf_valid_from=dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+    )
     pem = serialization.Encoding.PEM
     key_path, chain_path = tmp_path / "k.pem", tmp_path / "c.pem"
-    key_path.write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     chain_path.write_bytes(b"".join(c.public_bytes(pem) for c in chain))
     signer = ProvenanceSigner.from_files(key_path, chain_path)
     with pytest.raises(c2pa.C2paError, match="not valid at time of signing"):
@@ -120,9 +132,17 @@ def test_expired_leaf_cannot_sign(tmp_path: Path, clips: dict[str, Path]) -> Non
 
 
 def _usage(*, cert_sign: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(digital_signature=not cert_sign, content_commitment=False, key_encipherment=False,
-                         data_encipherment=False, key_agreement=False, key_cert_sign=cert_sign,
-                         crl_sign=cert_sign, encipher_only=False, decipher_only=False)
+    return x509.KeyUsage(
+        digital_signature=not cert_sign,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=cert_sign,
+        crl_sign=cert_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
 
 
 def _tsa_material(root: Path) -> Path:
@@ -130,29 +150,42 @@ def _tsa_material(root: Path) -> Path:
     now = dt.datetime.now(dt.UTC)
     ca_key, tsa_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "feedguard test TSA CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=30))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-          .add_extension(_usage(cert_sign=True), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    tsa = (x509.CertificateBuilder()
-           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "feedguard test TSA")]))
-           .issuer_name(ca_name).public_key(tsa_key.public_key()).serial_number(x509.random_serial_number())
-           .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=30))
-           .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-           .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-           .add_extension(_usage(cert_sign=False), critical=True)
-           .add_extension(x509.SubjectKeyIdentifier.from_public_key(tsa_key.public_key()), critical=False)
-           .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                          critical=False)
-           .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .add_extension(_usage(cert_sign=True), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    tsa = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "feedguard test TSA")]))
+        .issuer_name(ca_name)
+        .public_key(tsa_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .add_extension(_usage(cert_sign=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(tsa_key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
     pem = serialization.Encoding.PEM
     (root / "ca.pem").write_bytes(ca.public_bytes(pem))
     (root / "tsa.pem").write_bytes(tsa.public_bytes(pem))
-    (root / "tsa.key").write_bytes(tsa_key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
-                                                        serialization.NoEncryption()))
+    (root / "tsa.key").write_bytes(
+        tsa_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     (root / "serial").write_text("01\n")
     cfg = root / "tsa.cnf"
     cfg.write_text(
@@ -168,8 +201,9 @@ def _tsa_material(root: Path) -> Path:
 @pytest.fixture
 def tsa(tmp_path: Path) -> Iterator[tuple[str, str, list[int]]]:
     """``openssl ts -reply`` behind a tiny HTTP server on 127.0.0.1: (url, TSA CA PEM, hit log)."""
-    if shutil.which("openssl") is None or subprocess.run(["openssl", "ts", "-help"], capture_output=True,
-                                                         check=False).returncode not in (0, 1):
+    if shutil.which("openssl") is None or subprocess.run(
+        ["openssl", "ts", "-help"], capture_output=True, check=False
+    ).returncode not in (0, 1):
         pytest.skip("openssl with the `ts` command is not installed; cannot run a local TSA")
     root = tmp_path / "tsa"
     root.mkdir()
@@ -183,8 +217,11 @@ def tsa(tmp_path: Path) -> Iterator[tuple[str, str, list[int]]]:
             with tempfile.TemporaryDirectory(dir=root) as tmp:
                 q, r = Path(tmp) / "q.tsq", Path(tmp) / "r.tsr"
                 q.write_bytes(query)
-                proc = subprocess.run(["openssl", "ts", "-reply", "-config", str(cfg), "-queryfile", str(q),
-                                       "-out", str(r)], capture_output=True, check=False)
+                proc = subprocess.run(
+                    ["openssl", "ts", "-reply", "-config", str(cfg), "-queryfile", str(q), "-out", str(r)],
+                    capture_output=True,
+                    check=False,
+                )
                 body = r.read_bytes() if proc.returncode == 0 else b""
             self.send_response(200 if body else 500)
             self.send_header("Content-Type", "application/timestamp-reply")
@@ -225,3 +262,45 @@ def test_configured_key_is_used_instead_of_dev_keys(tmp_path: Path, clips: dict[
     assert not (tmp_path / "data" / "keys").exists(), "no dev keys generated when a key is configured"
     report = sign_and_verify(signer, clips["card"], tmp_path / "s.mp4", elsewhere.root.read_text())
     assert report.c2pa_state == "Trusted" and report.manifest["signer"]["alg"] == "Es384"
+
+
+def _slow_first_run(data_dir: Path, seed: int) -> None:
+    """Widen the race: slow chain generation and a pause between the three file writes."""
+    import random
+    import time
+
+    from safety.provenance import certs
+
+    rng = random.Random(seed)
+    real_new_chain, real_write = certs.new_chain, certs._write
+
+    def new_chain(alg):  # type: ignore[no-untyped-def]
+        time.sleep(0.2)
+        return real_new_chain(alg)
+
+    def write(path, data, mode):  # type: ignore[no-untyped-def]
+        real_write(path, data, mode)
+        time.sleep(rng.uniform(0.0, 0.25))
+
+    certs.new_chain, certs._write = new_chain, write  # type: ignore[assignment]
+    certs.ensure_dev_chain(data_dir, "es256")
+
+
+def test_concurrent_first_runs_agree_on_one_dev_chain(tmp_path: Path) -> None:
+    """A worker and the API starting together must not leave a key that mismatches its certificate."""
+    import multiprocessing
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    ctx = multiprocessing.get_context("fork")  # children inherit nothing patched from here: they patch
+    procs = [ctx.Process(target=_slow_first_run, args=(tmp_path, i)) for i in range(10)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    folder = tmp_path / "keys" / "es256"
+    key = serialization.load_pem_private_key((folder / "signer.key").read_bytes(), password=None)
+    leaf = x509.load_pem_x509_certificates((folder / "chain.pem").read_bytes())[0]
+    assert leaf.public_key().public_numbers() == key.public_key().public_numbers()  # type: ignore[union-attr]
