@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from safety.credentials import hash_password, hash_secret, new_key, parse_key_id, verify_password
-from safety.store import ApiKey, AuditEntry, Organisation, User
+from safety.store import ApiKey, Organisation, User
 from safety.store.accounts import ROLES
+from safety.store.audit import audit
 from safety.store.models import utcnow
 
 
@@ -61,14 +62,8 @@ def create_user(
         disabled=False,
     )
     session.add(user)
-    session.add(
-        AuditEntry(
-            actor=actor,
-            action="user.created",
-            subject_type="user",
-            subject_id=user.id,
-            details={"name": name, "role": role, "organisation_id": organisation_id},
-        )
+    audit(
+        session, actor, "user.created", "user", user.id, name=name, role=role, organisation_id=organisation_id
     )
     session.flush()
     return user
@@ -96,15 +91,7 @@ def issue_key(
         )
     )
     if kind == "api":
-        session.add(
-            AuditEntry(
-                actor=actor,
-                action="key.issued",
-                subject_type="user",
-                subject_id=user.id,
-                details={"key_id": key.key_id, "label": label},
-            )
-        )
+        audit(session, actor, "key.issued", "user", user.id, key_id=key.key_id, label=label)
     session.flush()
     return key.token
 
@@ -114,15 +101,7 @@ def revoke_key(session: Session, key_id: str, actor: str) -> bool:
     if key is None or key.revoked_at is not None:
         return False
     key.revoked_at = utcnow()
-    session.add(
-        AuditEntry(
-            actor=actor,
-            action="key.revoked",
-            subject_type="user",
-            subject_id=key.user_id,
-            details={"key_id": key_id},
-        )
-    )
+    audit(session, actor, "key.revoked", "user", key.user_id, key_id=key_id)
     return True
 
 
@@ -139,12 +118,12 @@ def authenticate(session: Session, token: str, now: datetime | None = None) -> P
         or not secrets.compare_digest(key.secret_hash, hash_secret(token))
     ):
         return None
-    if key.expires_at is not None and _aware(key.expires_at) <= now:
+    if key.expires_at is not None and key.expires_at <= now:
         return None
     user = session.get(User, key.user_id)
     if user is None or user.disabled:
         return None
-    if key.last_used_at is None or now - _aware(key.last_used_at) > timedelta(minutes=1):
+    if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
         key.last_used_at = now  # coarse, so every request does not write
     return Principal(
         user.id, user.name, user.role, user.organisation_id, user.creator_id, key.id, user.blur_sensitive
@@ -157,22 +136,13 @@ def login(session: Session, name: str, password: str, ttl: timedelta) -> str | N
     ok = bool(
         user and user.password_hash and not user.disabled and verify_password(password, user.password_hash)
     )
-    session.add(
-        AuditEntry(
-            actor=f"user:{user.id}" if user else "anonymous",
-            action="login.success" if ok else "login.failure",
-            subject_type="user",
-            subject_id=user.id if user else name[:128],
-            details={},
-        )
+    audit(
+        session,
+        f"user:{user.id}" if user else "anonymous",
+        "login.success" if ok else "login.failure",
+        "user",
+        user.id if user else name[:128],
     )
     if not ok or user is None:
         return None
     return issue_key(session, user, label="web login", expires_in=ttl, kind="session")
-
-
-def _aware(ts: datetime) -> datetime:
-    """SQLite returns naive datetimes; everything here is UTC."""
-    from datetime import UTC
-
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)

@@ -26,10 +26,10 @@ from safety.likeness.models import (
     ProtectedLikeness,
     VideoFaceTrack,
 )
-from safety.likeness.registry import audit
 from safety.likeness.vectors import DEFAULT_THRESHOLDS, EMBEDDING_MODEL, MatchThresholds, from_bytes, to_bytes
 from safety.outbox import enqueue
 from safety.store import Video
+from safety.store.audit import audit
 from safety.topics import FEED_TAKEDOWN
 
 REVOKED = "likeness.consent_revoked"

@@ -30,7 +30,7 @@ from safety.likeness.vectors import (
     from_bytes,
     to_bytes,
 )
-from safety.store import AuditEntry
+from safety.store.audit import audit
 from safety.store.models import utcnow
 
 
@@ -42,16 +42,6 @@ def bump_version(session: Session) -> int:
         .values(version=RegistryVersion.version + 1, updated_at=utcnow())
     )
     return int(session.scalar(select(RegistryVersion.version).where(RegistryVersion.id == 1)) or 0)
-
-
-def audit(
-    session: Session, actor: str, action: str, subject_type: str, subject_id: str, **details: Any
-) -> None:
-    session.add(
-        AuditEntry(
-            actor=actor, action=action, subject_type=subject_type, subject_id=subject_id, details=details
-        )
-    )
 
 
 def clean_limits(limits: Mapping[str, Any] | None) -> dict[str, bool]:

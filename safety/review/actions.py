@@ -15,7 +15,8 @@ from safety.accounts import Principal
 from safety.events import VideoPublished, VideoRejected, VideoTakedown
 from safety.outbox import enqueue
 from safety.review.queue import LeaseError, holds_lease
-from safety.store import Appeal, AuditEntry, DecisionRow, ReviewAction, ReviewItem, Video
+from safety.store import Appeal, DecisionRow, ReviewAction, ReviewItem, Video
+from safety.store.audit import audit
 from safety.store.models import utcnow
 from safety.topics import FEED_PUBLISH, FEED_TAKEDOWN, VIDEOS_REJECTED
 
@@ -149,20 +150,17 @@ def decide(
             appeal.status = "upheld" if inp.action == "uphold" else "overturned"
             appeal.decided_at = now
     session.add(action)
-    session.add(
-        AuditEntry(
-            actor=f"user:{who.user_id}",
-            action=f"review.{inp.action}",
-            subject_type="video",
-            subject_id=video.video_id,
-            details={
-                "item_id": item.id,
-                "kind": item.kind,
-                "review_action_id": action.id,
-                "audience": action.audience,
-                "reasons": action.reasons,
-            },
-        )
+    audit(
+        session,
+        f"user:{who.user_id}",
+        f"review.{inp.action}",
+        "video",
+        video.video_id,
+        item_id=item.id,
+        kind=item.kind,
+        review_action_id=action.id,
+        audience=action.audience,
+        reasons=action.reasons,
     )
     return action
 

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from safety.accounts import Principal
 from safety.review.actions import last_rejecting_moderator
 from safety.review.queue import LEVELS, priority_value
-from safety.store import Appeal, AuditEntry, Report, ReviewItem, Video
+from safety.store import Appeal, Report, ReviewItem, Video
+from safety.store.audit import audit
 from safety.store.models import utcnow
 
 # Harm to a person first (bullying, minors, self-harm), then content, then rights and spam.
@@ -106,14 +107,15 @@ def file_report(
     item.reasons = reasons
     item.priority = max(item.priority // 1000 * 1000, base) + min(reporters, 999)
     item.updated_at = utcnow()
-    session.add(
-        AuditEntry(
-            actor=f"user:{platform.user_id}",
-            action="report.filed",
-            subject_type="video",
-            subject_id=video_id,
-            details={"report_id": report.id, "reason": reason, "item_id": item.id},
-        )
+    audit(
+        session,
+        f"user:{platform.user_id}",
+        "report.filed",
+        "video",
+        video_id,
+        report_id=report.id,
+        reason=reason,
+        item_id=item.id,
     )
     return report, item, True
 
@@ -151,13 +153,13 @@ def file_appeal(session: Session, creator: Principal, video_id: str, statement: 
     )
     item.appeal_id = appeal.id
     session.add(appeal)
-    session.add(
-        AuditEntry(
-            actor=f"user:{creator.user_id}",
-            action="appeal.filed",
-            subject_type="video",
-            subject_id=video_id,
-            details={"appeal_id": appeal.id, "item_id": item.id},
-        )
+    audit(
+        session,
+        f"user:{creator.user_id}",
+        "appeal.filed",
+        "video",
+        video_id,
+        appeal_id=appeal.id,
+        item_id=item.id,
     )
     return appeal

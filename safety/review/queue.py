@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Text, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from safety.store import ReviewItem
@@ -68,9 +68,7 @@ def list_items(
         q = q.where(ReviewItem.priority >= level * 1000, ReviewItem.priority < (level + 1) * 1000)
     if f.reason:
         # Reason codes are a small JSON list; a LIKE on the serialised form works on both databases.
-        q = q.where(
-            func.cast(ReviewItem.reasons, _text_type()).like(f'%"{_escape_like(f.reason)}"%', escape="\\")
-        )
+        q = q.where(func.cast(ReviewItem.reasons, Text()).like(f'%"{_escape_like(f.reason)}"%', escape="\\"))
     if cursor:
         p, created, item_id = _decode_cursor(cursor)
         q = q.where(
@@ -144,19 +142,11 @@ def claim(session: Session, item_id: str, moderator_id: str, ttl: timedelta) -> 
 
 
 def holds_lease(item: ReviewItem, moderator_id: str) -> bool:
-    from safety.accounts import _aware
-
     return (
         item.lease_owner == moderator_id
         and item.lease_expires_at is not None
-        and _aware(item.lease_expires_at) > utcnow()
+        and item.lease_expires_at > utcnow()
     )
-
-
-def _text_type() -> Any:
-    from sqlalchemy import Text
-
-    return Text()
 
 
 def _escape_like(value: str) -> str:

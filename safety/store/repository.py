@@ -12,8 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from safety.events import VideoGenerated
+from safety.store.audit import audit
 from safety.store.db import Database
-from safety.store.models import AuditEntry, DecisionRow, Video, utcnow
+from safety.store.models import DecisionRow, Video, utcnow
 from safety.store.review import ReviewItem
 
 # Same scale as safety.review.queue: level * 1000 (+ report bumps).
@@ -79,20 +80,17 @@ class Repository:
                     s.add(hold_item(row, event.creator.age_band))
                 if also is not None:  # e.g. likeness matches: stored with the decision or not at all
                     also(s, row)
-                s.add(
-                    AuditEntry(
-                        actor=f"worker:{row.worker_id}",
-                        action="decision.recorded",
-                        subject_type="video",
-                        subject_id=event.video_id,
-                        details={
-                            "decision_id": row.id,
-                            "outcome": row.outcome,
-                            "audience": row.audience,
-                            "reasons": row.reasons,
-                            "policy_version": row.policy_version,
-                        },
-                    )
+                audit(
+                    s,
+                    f"worker:{row.worker_id}",
+                    "decision.recorded",
+                    "video",
+                    event.video_id,
+                    decision_id=row.id,
+                    outcome=row.outcome,
+                    audience=row.audience,
+                    reasons=row.reasons,
+                    policy_version=row.policy_version,
                 )
             return StoredDecision(row, created=True)
         except IntegrityError:
@@ -116,15 +114,7 @@ class Repository:
         self, actor: str, action: str, subject_type: str, subject_id: str, details: dict[str, Any]
     ) -> None:
         with self.db.session() as s:
-            s.add(
-                AuditEntry(
-                    actor=actor,
-                    action=action,
-                    subject_type=subject_type,
-                    subject_id=subject_id,
-                    details=details,
-                )
-            )
+            audit(s, actor, action, subject_type, subject_id, **details)
 
 
 def _video_row(event: VideoGenerated) -> Video:

@@ -12,7 +12,8 @@ from safety.accounts import login
 from safety.api.deps import CurrentUser, SessionDep, StateDep
 from safety.api.problems import PROBLEM_RESPONSES, Problem
 from safety.api.schemas import MeOut, MeSettingsIn, TokenOut
-from safety.store import AuditEntry, User
+from safety.store import User
+from safety.store.audit import audit
 
 router = APIRouter(prefix="/v1", tags=["auth"], responses=PROBLEM_RESPONSES)
 
@@ -46,14 +47,13 @@ def settings(body: MeSettingsIn, who: CurrentUser, session: SessionDep) -> MeOut
     user = session.get(User, who.user_id)
     assert user is not None
     user.blur_sensitive = body.blur_sensitive
-    session.add(
-        AuditEntry(
-            actor=f"user:{who.user_id}",
-            action="user.settings",
-            subject_type="user",
-            subject_id=who.user_id,
-            details={"blur_sensitive": body.blur_sensitive},
-        )
+    audit(
+        session,
+        f"user:{who.user_id}",
+        "user.settings",
+        "user",
+        who.user_id,
+        blur_sensitive=body.blur_sensitive,
     )
     session.commit()
     return MeOut(

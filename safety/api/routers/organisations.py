@@ -8,7 +8,8 @@ from sqlalchemy import select
 from safety.api.deps import AdminUser, RightsHolder, SessionDep
 from safety.api.problems import PROBLEM_RESPONSES, Problem
 from safety.api.schemas import OrganisationIn, OrganisationOut
-from safety.store import AuditEntry, Organisation
+from safety.store import Organisation
+from safety.store.audit import audit
 from safety.store.models import utcnow
 
 router = APIRouter(prefix="/v1/organisations", tags=["organisations"], responses=PROBLEM_RESPONSES)
@@ -27,15 +28,7 @@ def create(body: OrganisationIn, admin: AdminUser, session: SessionDep) -> Organ
         raise Problem(409, "organisation-exists", "an organisation with this id or name exists")
     org = Organisation(id=body.id, name=body.name)
     session.add(org)
-    session.add(
-        AuditEntry(
-            actor=f"user:{admin.user_id}",
-            action="organisation.created",
-            subject_type="organisation",
-            subject_id=body.id,
-            details={"name": body.name},
-        )
-    )
+    audit(session, f"user:{admin.user_id}", "organisation.created", "organisation", body.id, name=body.name)
     session.commit()
     return _out(org)
 
@@ -47,15 +40,7 @@ def verify(org_id: str, admin: AdminUser, session: SessionDep) -> OrganisationOu
         raise Problem(404, "organisation-not-found", f"no organisation {org_id!r}")
     if org.verified_at is None:
         org.verified_at = utcnow()
-        session.add(
-            AuditEntry(
-                actor=f"user:{admin.user_id}",
-                action="organisation.verified",
-                subject_type="organisation",
-                subject_id=org_id,
-                details={},
-            )
-        )
+        audit(session, f"user:{admin.user_id}", "organisation.verified", "organisation", org_id)
         session.commit()
     return _out(org)
 
