@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 from fgapi import Api
-from fgtest import ROOT, read_topics
+from fgtest import read_topics
 
 from safety.accounts import create_user, issue_key
 from streams.topics import FEED_PUBLISH
@@ -42,6 +43,7 @@ def test_moderator_logs_in_sees_evidence_approves_and_it_reaches_kafka(
     videos: dict[str, Path],
     broker: str,
     browser,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
 ) -> None:
     api = api_kafka
     item_id = api.held_video(
@@ -86,8 +88,11 @@ def test_moderator_logs_in_sees_evidence_approves_and_it_reaches_kafka(
         "getComputedStyle(document.querySelector('#filmstrip .frame img')).filter === 'none'"
     )
     assert "revealed" in (first.get_attribute("class") or "")
-    Path(ROOT / "docs").mkdir(exist_ok=True)
-    page.screenshot(path=str(ROOT / "docs" / "review-item.png"), full_page=True)
+    # FEEDGUARD_SCREENSHOT_DIR=docs refreshes the README's image; by default nothing tracked is touched.
+    shots = Path(os.environ.get("FEEDGUARD_SCREENSHOT_DIR", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "review-item.png"), full_page=True)
+    assert (shots / "review-item.png").stat().st_size > 10_000
 
     page.select_option("#audience", "13+")
     page.keyboard.press("a")  # approve
