@@ -7,16 +7,38 @@ carry ``decision_id`` so downstream consumers can de-duplicate a rare re-emissio
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from policies import Audience, Priority
 
+
+def _no_nul(value: str) -> str:
+    """Refuse NUL: PostgreSQL text cannot store it, so such an event could never be recorded
+    (the insert would fail the same way on every retry and stall the partition)."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _storable_instant(value: datetime) -> datetime:
+    """Refuse instants that leave the representable range once converted to UTC
+    (``9999-12-31T23:59:59-14:00``): they parse, but can never be stored or read back."""
+    if value.tzinfo is not None:
+        try:
+            value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("is outside the range of representable instants") from None
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
 VideoId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")]
-UserId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+UserId = Annotated[str, StringConstraints(min_length=1, max_length=128), NoNul]
+Instant = Annotated[datetime, AfterValidator(_storable_instant)]
 
 
 class _Event(BaseModel):
@@ -36,12 +58,25 @@ class VideoGenerated(_Event):
     schema_: Literal["video.generated/v1"] = Field(alias="schema")
     video_id: VideoId
     creator: Creator
-    prompt: Annotated[str, StringConstraints(max_length=10_000)]
-    uri: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    prompt: Annotated[str, StringConstraints(max_length=10_000), NoNul]
+    uri: Annotated[str, StringConstraints(min_length=1, max_length=4096), NoNul]
     cameos: Annotated[list[UserId], Field(max_length=32)] = Field(default_factory=list)
     remix_of: VideoId | None = None
-    created_at: datetime
-    generator: Annotated[str, StringConstraints(max_length=200)] | None = None
+    created_at: Instant
+    generator: Annotated[str, StringConstraints(max_length=200), NoNul] | None = None
+    # Where the creator publishes from (ISO 3166 alpha-2), for rights holders' territory conditions.
+    territory: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+
+
+class Obligation(_Event):
+    """A rights holder's duty on a published video: show ``attribution``; tag revenue ``revenue_share``."""
+
+    character_id: str
+    name: str
+    owner: str
+    rule_id: str | None = None
+    attribution: str | None = None
+    revenue_share: str | None = None
 
 
 class VideoPublished(_Event):
@@ -54,6 +89,7 @@ class VideoPublished(_Event):
     asset_uri: str
     decision_id: str
     policy_version: str
+    obligations: list[Obligation] = Field(default_factory=list)
 
 
 class VideoHeld(_Event):
@@ -90,6 +126,19 @@ class VideoTakedown(_Event):
     requested_at: datetime
 
 
+class VideoRelabelled(_Event):
+    """Out: ``feed.relabel``. A published video stays up with new labels and obligations (a rights
+    holder changed the terms it was published under)."""
+
+    schema_: Literal["video.relabelled/v1"] = Field(default="video.relabelled/v1", alias="schema")
+    video_id: str
+    labels: list[str]
+    obligations: list[Obligation]
+    reasons: list[str]
+    decision_id: str
+    requested_at: datetime
+
+
 class DeadLetter(_Event):
     """Out: ``videos.generated.dlq``. An event that could not be parsed or kept failing."""
 
@@ -105,7 +154,7 @@ class DeadLetter(_Event):
     failed_at: datetime
 
 
-OutboundEvent = VideoPublished | VideoHeld | VideoRejected | VideoTakedown | DeadLetter
+OutboundEvent = VideoPublished | VideoHeld | VideoRejected | VideoTakedown | VideoRelabelled | DeadLetter
 
 ALL_EVENTS: dict[str, type[BaseModel]] = {
     "video.generated/v1": VideoGenerated,
@@ -113,6 +162,7 @@ ALL_EVENTS: dict[str, type[BaseModel]] = {
     "video.held/v1": VideoHeld,
     "video.rejected/v1": VideoRejected,
     "video.takedown/v1": VideoTakedown,
+    "video.relabelled/v1": VideoRelabelled,
     "dead-letter/v1": DeadLetter,
 }
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from classifiers import Signal
 from policies import Audience, Decision, Priority
-from safety.events import VideoGenerated, VideoHeld, VideoPublished, VideoRejected
+from safety.events import Obligation, VideoGenerated, VideoHeld, VideoPublished, VideoRejected
 from safety.pipeline import PipelineResult
 from safety.store.models import DecisionRow
 from safety.topics import FEED_PUBLISH as TOPIC_PUBLISH
@@ -44,6 +44,7 @@ def to_row(event: VideoGenerated, result: PipelineResult, worker_id: str) -> Dec
         error=result.error,
         stage_ms=dict(result.stage_ms),
         asset_uri=result.asset_uri,
+        obligations=result.obligations or None,
         worker_id=worker_id,
         context=result.context or None,
         shadow_decision=verdict_json(result.shadow_decision) if result.shadow_decision else None,
@@ -73,6 +74,7 @@ def outbound(row: DecisionRow, creator_id: str) -> tuple[str, BaseModel]:
             asset_uri=row.asset_uri,
             decision_id=row.id,
             policy_version=row.policy_version,
+            obligations=[Obligation.model_validate(o) for o in row.obligations or []],
         )
     if row.outcome == "held":
         return TOPIC_REVIEW, VideoHeld(
@@ -110,5 +112,6 @@ def summary(row: DecisionRow) -> dict[str, Any]:
         "creator_message": row.creator_message,
         "rules": [h["rule_id"] for h in row.trace],
         "asset_uri": row.asset_uri,
+        "obligations": list(row.obligations or []),
         "ms": round(sum(float(v) for v in row.stage_ms.values()), 1),
     }

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from classifiers import (
     DEFAULT_REGISTRY,
@@ -37,6 +37,7 @@ from policies import (
     RuleHit,
     referenced_signals,
 )
+from policies.rights import RightsVerdict
 from safety.config import Settings
 from safety.events import VideoGenerated
 from safety.media import MediaRejected, VideoInfo, probe, resolve_uri, sample_frames
@@ -70,6 +71,15 @@ class PipelineResult:
     frames_sampled: int = 0
     context: dict[str, Any] = field(default_factory=dict)
     shadow_decision: Decision | None = None
+    obligations: list[dict[str, Any]] = field(default_factory=list)
+
+
+class RightsStep(Protocol):
+    """After the policy: rights holders' rules for the characters found (see safety.rights.gate)."""
+
+    def decide(
+        self, event: VideoGenerated, decision: Decision, signals: Sequence[Signal], scores: dict[str, float]
+    ) -> tuple[Decision, RightsVerdict]: ...
 
 
 @dataclass
@@ -96,8 +106,10 @@ class Pipeline:
         registry: DetectorRegistry = DEFAULT_REGISTRY,
         shadow_policy: LoadedPolicy | None = None,
         detectors: Sequence[Detector] = (),
+        rights: RightsStep | None = None,
     ) -> None:
         self.settings = settings
+        self.rights = rights
         self.engine = PolicyEngine(policy)
         # A whole policy version in shadow: decided on the same signals, recorded, never acted on.
         self.shadow_engine = PolicyEngine(shadow_policy) if shadow_policy is not None else None
@@ -178,10 +190,21 @@ class Pipeline:
                 facts = Facts(signals=_max_scores(run.signals), context=_context(event, info))
                 decision = self._stage(run, "policy", lambda: self.engine.decide(facts))
                 shadow = self._shadow(facts)
+                obligations: list[dict[str, Any]] = []
+                if self.rights is not None:
+                    decision, verdict = self._stage(
+                        run, "rights", _rights_call(self.rights, event, decision, run.signals, facts)
+                    )
+                    obligations = verdict.obligations
                 asset_uri = None
                 if decision.outcome is Outcome.PUBLISH:
                     request = PublishRequest(
-                        event=event, source=source, info=media, decision_id=decision_id, decision=decision
+                        event=event,
+                        source=source,
+                        info=media,
+                        decision_id=decision_id,
+                        decision=decision,
+                        grants=[{"type": "rights.obligation", **o} for o in obligations],
                     )
                     asset_uri = self._stage(run, "publish", lambda: self.publisher.publish(request)).uri
             except StageFailed as failed:
@@ -211,6 +234,7 @@ class Pipeline:
             frames_sampled=len(frames.frames) if frames else 0,
             context=dict(facts.context),
             shadow_decision=shadow,
+            obligations=obligations,
         )
 
     @staticmethod
@@ -294,6 +318,12 @@ class Pipeline:
             None,
             Priority.HIGH,
         )
+
+
+def _rights_call(
+    step: RightsStep, event: VideoGenerated, decision: Decision, signals: list[Signal], facts: Facts
+) -> Callable[[], tuple[Decision, RightsVerdict]]:
+    return lambda: step.decide(event, decision, signals, dict(facts.signals))
 
 
 def _bound(detector: Detector, data: DetectorInput) -> Callable[[], list[Signal]]:

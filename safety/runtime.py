@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from classifiers import Detector
 from policies import load_policy
 from safety.assets import LocalAssetStore
 from safety.config import Settings
@@ -13,6 +14,9 @@ from safety.likeness.detector import LikenessDetector, build_likeness_detector
 from safety.likeness.records import record_matches
 from safety.pipeline import Pipeline
 from safety.publishing import CopyPublisher, Publisher
+from safety.rights.gate import RightsGate
+from safety.rights.registry import record_rights
+from safety.rights.view import build_rights_detector
 from safety.service import Moderator, Recorder
 from safety.store import Database, DecisionRow, Repository
 
@@ -45,16 +49,21 @@ def build_pipeline(settings: Settings, db: Database, publisher: Publisher | None
     policy = load_policy(settings.policy_file)
     shadow = load_policy(settings.shadow_policy_file) if settings.shadow_policy_file else None
     likeness = build_likeness_detector(settings, db)
+    built: list[Detector] = [likeness]
     try:
+        rights = build_rights_detector(db, settings.assets_dir)
+        built.append(rights)
         return Pipeline(
             settings,
             policy,
             publisher or build_publisher(settings, db),
             shadow_policy=shadow,
-            detectors=[likeness],
+            detectors=built,
+            rights=RightsGate(rights.view),
         )
     except BaseException:
-        likeness.close()
+        for detector in built:
+            detector.close()
         raise
 
 
@@ -67,9 +76,21 @@ def _likeness_recorder(likeness: LikenessDetector) -> Recorder:
     return store_likeness
 
 
+def _rights_recorder(gate: RightsGate) -> Recorder:
+    def store_rights(session: Session, row: DecisionRow) -> None:
+        result = gate.pop_result(row.video_id)
+        if result is not None:
+            record_rights(session, row, result)
+
+    return store_rights
+
+
 def recorders_for(pipeline: Pipeline) -> list[Recorder]:
     """What each decision stores besides itself, in its own transaction."""
-    return [_likeness_recorder(d) for d in pipeline.detectors if isinstance(d, LikenessDetector)]
+    out = [_likeness_recorder(d) for d in pipeline.detectors if isinstance(d, LikenessDetector)]
+    if isinstance(pipeline.rights, RightsGate):
+        out.append(_rights_recorder(pipeline.rights))
+    return out
 
 
 def open_database(settings: Settings, migrate: bool = True) -> Database:

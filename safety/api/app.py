@@ -23,6 +23,7 @@ from safety.api.routers import (
     provenance,
     reports,
     review,
+    rights,
     users,
     videos,
 )
@@ -82,6 +83,7 @@ def create_app(
         videos.router,
         audit.router,
         cameos.router,
+        rights.router,
         provenance.router,
     ):
         app.include_router(router)
@@ -104,11 +106,12 @@ def create_app(
         buckets=TokenBuckets(settings.api_rate_per_minute),
         exempt=lambda path: path.startswith(_UNLIMITED),
     )
-    # Enrolment videos are uploads: their routes get a larger cap (and validate the media themselves).
+    # Enrolment videos and rights references are uploads: their routes get a larger cap (and
+    # validate the media themselves).
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.api_max_body_bytes,
-        overrides={"/v1/cameos": settings.api_max_upload_bytes},
+        overrides={"/v1/cameos": settings.api_max_upload_bytes, "/v1/rights": settings.api_max_upload_bytes},
     )
     if settings.api_cors_origins:
         app.add_middleware(

@@ -60,5 +60,8 @@ def publish_for_review(
             decision_id=action.id,
             decision=moderated,
             reviewed_by=who.name,
+            grants=[
+                {"type": "rights.obligation", **o} for o in (decision.obligations or [] if decision else [])
+            ],
         )
         return state.publisher.publish(request).uri

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from policies import Audience
 from safety.accounts import Principal
-from safety.events import VideoPublished, VideoRejected, VideoTakedown
+from safety.events import Obligation, VideoPublished, VideoRejected, VideoTakedown
 from safety.outbox import enqueue
 from safety.review.queue import LeaseError, holds_lease
 from safety.store import Appeal, DecisionRow, ReviewAction, ReviewItem, Video
@@ -95,6 +95,9 @@ def decide(
                 asset_uri=action.asset_uri,
                 decision_id=action.id,
                 policy_version=policy_version,
+                obligations=[
+                    Obligation.model_validate(o) for o in (decision.obligations or [] if decision else [])
+                ],
             ),
             action.id,
         )

@@ -89,6 +89,8 @@ class DecisionRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     stage_ms: Mapped[dict[str, Any]] = mapped_column(JsonType)
     asset_uri: Mapped[str | None] = mapped_column(Text)
+    # Duties that travel with a published video (rights holders' attribution, revenue-share tags).
+    obligations: Mapped[list[Any] | None] = mapped_column(JsonType)
     worker_id: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     emitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

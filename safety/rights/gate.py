@@ -1,0 +1,111 @@
+"""The rights step of the pipeline: character matches + the owners' current rules -> the verdict.
+
+Runs after the policy engine (conditions read the audience it rated), on the same registry
+snapshot the detector matched against. The per-video verdict is kept for the decision's recorder
+(:meth:`RightsGate.pop_result`), like the likeness detector's matches.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from classifiers import Signal
+from classifiers.rights.detector import FLOOR, noisy_or
+from policies import Decision
+from policies.rights import CharacterMatch, RightsVerdict, UseFacts, apply, evaluate
+from safety.events import VideoGenerated
+from safety.rights.view import RightsView
+
+METHOD_OF = {
+    "rights.prompt_name": "prompt_name",
+    "rights.prompt_semantic": "prompt_semantic",
+    "rights.image_near_duplicate": "image_near_duplicate",
+    "rights.image_local_features": "image_local_features",
+    "rights.image_features": "image_features",
+    "rights.audio": "audio",
+}
+
+
+def character_matches(signals: Sequence[Signal]) -> list[CharacterMatch]:
+    """Per character, its best score per method (from evidence labels ``<id>/<method>...``),
+    combined by noisy-or exactly as the detector combines cues."""
+    best: dict[str, dict[str, float]] = defaultdict(dict)
+    for s in signals:
+        method = METHOD_OF.get(s.name)
+        if method is None:
+            continue
+        for e in s.evidence:
+            if not e.label or e.score is None or "/" not in e.label:
+                continue
+            cid = e.label.split("/", 1)[0]
+            best[cid][method] = max(best[cid].get(method, 0.0), float(e.score))
+    out = []
+    for cid, per in best.items():
+        score = noisy_or(list(per.values()))
+        methods = tuple(sorted(m for m, v in per.items() if v >= FLOOR))
+        out.append(CharacterMatch(cid, score, methods))
+    return out
+
+
+@dataclass(frozen=True)
+class GateResult:
+    verdict: RightsVerdict
+    facts: UseFacts
+    matches: list[CharacterMatch]
+    evidence: Mapping[str, list[dict[str, object]]]
+
+
+class RightsGate:
+    def __init__(self, view: RightsView) -> None:
+        self.view = view
+        self._results: dict[str, GateResult] = {}
+        self._lock = threading.Lock()
+
+    def decide(
+        self,
+        event: VideoGenerated,
+        decision: Decision,
+        signals: Sequence[Signal],
+        scores: Mapping[str, float],
+    ) -> tuple[Decision, RightsVerdict]:
+        matches = character_matches(signals)
+        facts = UseFacts(
+            audience=decision.audience,
+            signals=dict(scores),
+            remix_of=event.remix_of,
+            territory=event.territory,
+            at=event.created_at,
+        )
+        verdict = evaluate(matches, self.view.terms, facts)
+        if verdict.characters or verdict.shadow:
+            with self._lock:
+                self._results[event.video_id] = GateResult(verdict, facts, matches, _evidence(signals))
+        return apply(decision, verdict), verdict
+
+    def pop_result(self, video_id: str) -> GateResult | None:
+        with self._lock:
+            return self._results.pop(video_id, None)
+
+
+def _evidence(signals: Sequence[Signal]) -> dict[str, list[dict[str, object]]]:
+    """Per character, the strongest pieces of evidence (method, score, frame time, box) for reports."""
+    out: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for s in signals:
+        if s.name not in METHOD_OF:
+            continue
+        for e in s.evidence:
+            if not e.label or "/" not in e.label:
+                continue
+            cid = e.label.split("/", 1)[0]
+            item: dict[str, object] = {"signal": s.name, "label": e.label, "score": e.score}
+            if e.t is not None:
+                item["t"] = e.t
+            if e.box is not None:
+                item["box"] = [e.box.x, e.box.y, e.box.w, e.box.h]
+            if e.text is not None:
+                item["text"] = e.text
+            out[cid].append(item)
+    return {cid: sorted(items, key=lambda i: -float(str(i["score"] or 0)))[:8] for cid, items in out.items()}

@@ -1,0 +1,189 @@
+"""Rights holders' reference uploads: validate, strip every byte of metadata, normalise.
+
+Images are sniffed by content (PNG, JPEG, WebP; the declared type is not trusted), their header
+dimensions checked *before* decoding (a decompression bomb is refused unread), EXIF orientation
+applied, and the pixels re-encoded as a fresh PNG: EXIF, XMP, ICC, GPS and text chunks do not
+survive. Clips are probed within limits, sampled for the index, and re-muxed with
+``-map_metadata -1``. Audio is fingerprinted and kept only as a metadata-free FLAC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import subprocess
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageOps
+
+from classifiers.rights.audio import fingerprint
+from safety.media import MediaLimits, MediaRejected, probe, sample_frames
+
+U8 = npt.NDArray[np.uint8]
+
+IMAGE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+MAX_IMAGE_SIDE = 8192
+MAX_IMAGE_PIXELS = 40_000_000
+MIN_IMAGE_SIDE = 32
+STORED_MAX_SIDE = 1024  # matching works at <= 512 px; keep some headroom, not the original
+CLIP_LIMITS = MediaLimits(max_bytes=200 * 1024 * 1024, max_duration_s=120.0, max_sampled_frames=64)
+CLIP_FPS, CLIP_MAX_FRAMES = 1.0, 24
+MAX_AUDIO_SECONDS = 600
+
+
+class ReferenceRejected(ValueError):
+    """``code`` is stable (``reference.too_large``, ``reference.unsupported_type``, ...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class CleanImage:
+    pixels: U8  # RGB or RGBA
+    png: bytes  # what is stored: no metadata
+    sha256: str  # of the stored PNG
+    meta: dict[str, Any]
+
+
+def clean_image(data: bytes) -> CleanImage:
+    """Validate an uploaded image and return it re-encoded without metadata."""
+    if len(data) == 0:
+        raise ReferenceRejected("reference.empty", "The image is empty")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ReferenceRejected("reference.too_large", f"Images may be at most {MAX_IMAGE_BYTES} bytes")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            img: Image.Image = Image.open(io.BytesIO(data))
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ReferenceRejected(
+                "reference.too_many_pixels", "The image declares too many pixels"
+            ) from exc
+        except Exception as exc:
+            raise ReferenceRejected("reference.unsupported_type", "Not a PNG, JPEG or WebP image") from exc
+        if img.format not in IMAGE_FORMATS:
+            raise ReferenceRejected(
+                "reference.unsupported_type", f"{img.format or 'unknown'} images are not accepted"
+            )
+        w, h = img.size
+        if w > MAX_IMAGE_SIDE or h > MAX_IMAGE_SIDE or w * h > MAX_IMAGE_PIXELS:
+            raise ReferenceRejected(
+                "reference.too_many_pixels", f"{w}x{h} exceeds {MAX_IMAGE_SIDE} px a side or 40 MP"
+            )
+        if min(w, h) < MIN_IMAGE_SIDE:
+            raise ReferenceRejected("reference.too_small", f"{w}x{h}: each side needs {MIN_IMAGE_SIDE} px")
+        if getattr(img, "n_frames", 1) > 1:
+            raise ReferenceRejected("reference.animated", "Animated images are not accepted; send a clip")
+        try:
+            img.load()
+            img = ImageOps.exif_transpose(img) or img
+        except Exception as exc:
+            raise ReferenceRejected("reference.corrupt", "The image does not decode") from exc
+    had_metadata = bool(img.info.get("exif") or img.info.get("xmp") or img.info.get("icc_profile")) or any(
+        k in img.info for k in ("XML:com.adobe.xmp", "Description", "Comment", "comment", "parameters")
+    )
+    mode = "RGBA" if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info else "RGB"
+    img = img.convert(mode)
+    img.thumbnail((STORED_MAX_SIDE, STORED_MAX_SIDE), Image.Resampling.LANCZOS)
+    # A brand-new image from the pixels alone: nothing of the upload's chunks can ride along.
+    fresh = Image.frombytes(mode, img.size, img.tobytes())
+    out = io.BytesIO()
+    fresh.save(out, format="PNG", optimize=False)
+    png = out.getvalue()
+    return CleanImage(
+        pixels=np.asarray(fresh, dtype=np.uint8),
+        png=png,
+        sha256=hashlib.sha256(png).hexdigest(),
+        meta={"width": fresh.width, "height": fresh.height, "mode": mode, "metadata_stripped": had_metadata},
+    )
+
+
+@dataclass(frozen=True)
+class CleanClip:
+    path: Path  # re-muxed, no metadata
+    frames: list[U8]
+    times: list[float]
+    sha256: str
+    meta: dict[str, Any]
+
+
+def clean_clip(source: Path, workdir: Path) -> CleanClip:
+    """Probe and sample a reference clip, and write a metadata-free copy for the asset store."""
+    try:
+        info = probe(source, CLIP_LIMITS)
+        batch = sample_frames(info, fps=CLIP_FPS, scene_threshold=0.3, max_side=512, limits=CLIP_LIMITS)
+    except MediaRejected as exc:
+        raise ReferenceRejected(f"reference.{exc.code.removeprefix('media.')}", exc.detail) from exc
+    frames = [np.ascontiguousarray(f) for f in batch.frames][:CLIP_MAX_FRAMES]
+    times = list(batch.timestamps)[:CLIP_MAX_FRAMES]
+    if not frames:
+        raise ReferenceRejected("reference.no_frames", "No frame of the clip decodes")
+    out = workdir / "clip.mp4"
+    _ffmpeg(["-i", str(source), "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", "-map_metadata", "-1",
+             "-map_chapters", "-1", "-fflags", "+bitexact", "-movflags", "+faststart", str(out)])  # fmt: skip
+    meta = {"duration_s": info.duration_s, "width": info.display_width, "height": info.display_height,
+            "frames_indexed": len(frames)}  # fmt: skip
+    return CleanClip(out, frames, times, _sha256(out), meta)
+
+
+@dataclass(frozen=True)
+class CleanAudio:
+    path: Path  # mono FLAC, no metadata
+    fingerprint: npt.NDArray[np.uint32]
+    sha256: str
+    meta: dict[str, Any]
+
+
+def clean_audio(source: Path, workdir: Path) -> CleanAudio:
+    """Fingerprint a reference track and keep a metadata-free FLAC of it."""
+    out = workdir / "audio.flac"
+    try:
+        _ffmpeg(["-i", str(source), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", "22050", "-t",
+                 str(MAX_AUDIO_SECONDS), "-map_metadata", "-1", "-c:a", "flac", str(out)])  # fmt: skip
+    except ReferenceRejected as exc:
+        raise ReferenceRejected("reference.no_audio", "No audio stream decodes") from exc
+    items = fingerprint(out, max_seconds=MAX_AUDIO_SECONDS)
+    if len(items) < 16:
+        raise ReferenceRejected("reference.audio_too_short", "The track is too short to fingerprint")
+    seconds = len(items) * 4096 / 3 / 11025
+    return CleanAudio(out, items, _sha256(out), {"seconds": round(seconds, 1), "items": len(items)})
+
+
+def _ffmpeg(args: list[str]) -> None:
+    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-y", *args]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=120, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise ReferenceRejected("reference.timeout", "Processing the reference took too long") from exc
+    if proc.returncode != 0:
+        raise ReferenceRejected("reference.corrupt", proc.stderr.decode(errors="replace")[-300:])
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def png_bytes(pixels: U8) -> bytes:
+    mode = "RGBA" if pixels.shape[2] == 4 else "RGB"
+    out = io.BytesIO()
+    Image.fromarray(pixels, mode).save(out, format="PNG")
+    return out.getvalue()
+
+
+def read_png(path: Path) -> U8:
+    with Image.open(path) as img:
+        img.load()
+        mode = "RGBA" if img.mode == "RGBA" else "RGB"
+        return np.asarray(img.convert(mode), dtype=np.uint8)

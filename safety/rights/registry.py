@@ -1,0 +1,398 @@
+"""Changes to the rights registry, each in the caller's transaction with its audit entry, the
+registry-version bump workers poll, and (for rule changes) the takedowns or relabels it causes.
+
+Rules are versions: creating one never edits another. ``shadow`` versions are evaluated beside the
+active one on every new match and can be back-tested on recorded matches; ``activate`` makes one
+enforcing (the previous active becomes ``superseded``); ``withdraw`` leaves the character on the
+default deny. Every change of the enforcing rule re-decides the published videos that relied on the
+old one, from the facts recorded with each match.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from policies import Audience, Outcome
+from policies.rights import CharacterMatch, CharacterTerms, Rule, RuleSpec, UseFacts, evaluate
+from safety.events import Obligation, VideoRelabelled, VideoTakedown
+from safety.outbox import enqueue
+from safety.rights.gate import GateResult
+from safety.rights.models import RightsAction, RightsCharacter, RightsMatch, RightsRule
+from safety.rights.view import bump_version, rule_of
+from safety.store import DecisionRow, Organisation, Video
+from safety.store.audit import audit
+from safety.store.models import utcnow
+from safety.topics import FEED_RELABEL, FEED_TAKEDOWN
+
+
+class RegistryError(ValueError):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code = status, code
+
+
+def new_character_id() -> str:
+    return f"chr_{uuid.uuid4().hex[:16]}"
+
+
+def terms_for(session: Session, char: RightsCharacter, active: Rule | None) -> CharacterTerms:
+    org = session.get(Organisation, char.organisation_id)
+    return CharacterTerms(
+        character_id=char.id,
+        name=char.name,
+        owner=org.name if org else char.organisation_id,
+        active=active,
+        official_clips=frozenset(str(v) for v in char.official_clips),
+    )
+
+
+def touch(session: Session, char: RightsCharacter) -> None:
+    """The character's registration changed: workers re-index it."""
+    char.updated_at = utcnow()
+    bump_version(session)
+
+
+# -- rules ------------------------------------------------------------------------------------
+
+
+def rules_of(session: Session, character_id: str) -> list[RightsRule]:
+    return list(
+        session.scalars(
+            select(RightsRule).where(RightsRule.character_id == character_id).order_by(RightsRule.version)
+        )
+    )
+
+
+def _current(session: Session, character_id: str, status: str) -> RightsRule | None:
+    return session.scalar(
+        select(RightsRule).where(RightsRule.character_id == character_id, RightsRule.status == status)
+    )
+
+
+def create_rule(
+    session: Session, char: RightsCharacter, spec: RuleSpec, *, mode: str, note: str, actor: str
+) -> tuple[RightsRule, list[str]]:
+    """A new version in ``shadow`` or straight to ``active``; returns it and the videos affected."""
+    version = (
+        session.scalar(select(func.max(RightsRule.version)).where(RightsRule.character_id == char.id)) or 0
+    ) + 1
+    rule = RightsRule(
+        id=f"{char.id}@{version}",
+        character_id=char.id,
+        version=version,
+        spec=spec.model_dump(mode="json"),
+        status="draft",
+        note=note,
+        created_by=actor,
+    )
+    session.add(rule)
+    session.flush()
+    audit(session, actor, "rights.rule.created", "rights_rule", rule.id,
+          character_id=char.id, version=version, mode=mode, spec=rule.spec, note=note)  # fmt: skip
+    if mode == "active":
+        return rule, activate(session, char, rule, actor=actor)
+    previous = _current(session, char.id, "shadow")
+    if previous is not None:
+        previous.status, previous.retired_at = "superseded", utcnow()
+    rule.status = "shadow"
+    bump_version(session)
+    return rule, []
+
+
+def activate(session: Session, char: RightsCharacter, rule: RightsRule, *, actor: str) -> list[str]:
+    """Make ``rule`` the enforcing version (also a rollback to an older one)."""
+    if rule.status == "active":
+        return []
+    if rule.status == "withdrawn":
+        raise RegistryError(
+            409, "rule-withdrawn", "a withdrawn version cannot be activated; create a new one"
+        )
+    previous = _current(session, char.id, "active")
+    if previous is not None:
+        previous.status, previous.retired_at = "superseded", utcnow()
+    old_status = rule.status
+    rule.status, rule.activated_at, rule.retired_at = "active", utcnow(), None
+    session.flush()
+    bump_version(session)
+    audit(session, actor, "rights.rule.activated", "rights_rule", rule.id, character_id=char.id,
+          previous=previous.id if previous else None, from_status=old_status)  # fmt: skip
+    return recheck_published(session, char, rule_of(rule), actor=actor)
+
+
+def withdraw(session: Session, char: RightsCharacter, *, actor: str) -> list[str]:
+    """The owner withdraws its opt-in: the default deny applies again, published uses come down."""
+    current = _current(session, char.id, "active")
+    if current is None:
+        return []
+    current.status, current.retired_at = "withdrawn", utcnow()
+    session.flush()
+    bump_version(session)
+    audit(session, actor, "rights.rule.withdrawn", "rights_rule", current.id, character_id=char.id)
+    return recheck_published(session, char, None, actor=actor)
+
+
+def recheck_published(session: Session, char: RightsCharacter, rule: Rule | None, *, actor: str) -> list[str]:
+    """Re-decide every published video whose release relied on this character's previous rule.
+
+    Not allowed any more -> ``video.takedown/v1``; allowed with different obligations ->
+    ``video.relabelled/v1``. Each (video, rule version) is acted on at most once.
+    """
+    terms = {char.id: terms_for(session, char, rule)}
+    cause = rule.rule_id if rule else f"{char.id}@withdrawn:{utcnow().isoformat()}"
+    affected: list[str] = []
+    for match, video in _relied(session, char.id):
+        verdict = evaluate(
+            [CharacterMatch(char.id, match.score, tuple(match.methods))], terms, facts_of(match)
+        )
+        if not verdict.characters:
+            continue
+        new = verdict.characters[0]
+        if new.outcome is Outcome.PUBLISH:
+            now = verdict.obligations[0] if verdict.obligations else None
+            before = match.obligations
+            match.rule_id, match.effect, match.obligations = new.rule_id, new.effect, now
+            if _duties(now) == _duties(before):
+                continue
+            if _act(session, video, char, cause, "relabel", actor, _relabel_event(session, video, char, now)):
+                affected.append(video.video_id)
+            continue
+        reason = "rights.license_withdrawn" if rule is None else f"rights.{new.reasons[0].split('.', 1)[1]}"
+        event = VideoTakedown(video_id=video.video_id, reasons=[reason], decision_id=None,
+                              requested_at=datetime.now(UTC))  # fmt: skip
+        if _act(session, video, char, cause, "takedown", actor, event):
+            video.state = "taken_down"
+            affected.append(video.video_id)
+    return affected
+
+
+def _duties(obligation: dict[str, Any] | None) -> tuple[Any, Any]:
+    """What a viewer or the platform's ledger sees of an obligation (not which rule version set it)."""
+    o = obligation or {}
+    return o.get("attribution"), o.get("revenue_share")
+
+
+def _relied(session: Session, character_id: str) -> Iterator[tuple[RightsMatch, Video]]:
+    """Latest match per published video where this character's rule let it out, in pages."""
+    last = 0
+    while True:
+        rows = session.execute(
+            select(RightsMatch, Video)
+            .join(Video, Video.video_id == RightsMatch.video_id)
+            .where(
+                RightsMatch.character_id == character_id,
+                RightsMatch.outcome == "published",
+                Video.state == "published",
+                RightsMatch.id > last,
+            )
+            .order_by(RightsMatch.id)
+            .limit(500)
+        ).all()
+        if not rows:
+            return
+        yield from ((match, video) for match, video in rows)
+        last = rows[-1][0].id
+
+
+def _relabel_event(
+    session: Session, video: Video, char: RightsCharacter, obligation: dict[str, Any] | None
+) -> VideoRelabelled:
+    decision = session.scalar(
+        select(DecisionRow)
+        .where(DecisionRow.video_id == video.video_id)
+        .order_by(DecisionRow.created_at.desc())
+        .limit(1)
+    )
+    others = [o for o in (decision.obligations or [] if decision else []) if o.get("character_id") != char.id]
+    obligations = [*others, *([obligation] if obligation else [])]
+    if decision is not None:
+        decision.obligations = obligations or None
+    labels = set(decision.labels if decision else [])
+    labels.discard("rights.attribution")
+    if any(o.get("attribution") for o in obligations):
+        labels.add("rights.attribution")
+    return VideoRelabelled(
+        video_id=video.video_id,
+        labels=sorted(labels),
+        obligations=[Obligation.model_validate(o) for o in obligations],
+        reasons=["rights.terms_changed"],
+        decision_id=str(uuid.uuid4()),
+        requested_at=datetime.now(UTC),
+    )
+
+
+def _act(
+    session: Session,
+    video: Video,
+    char: RightsCharacter,
+    cause: str,
+    kind: str,
+    actor: str,
+    event: VideoTakedown | VideoRelabelled,
+) -> bool:
+    done = session.scalar(
+        select(RightsAction.id).where(RightsAction.video_id == video.video_id, RightsAction.rule_id == cause)
+    )
+    if done is not None:
+        return False
+    action_id = event.decision_id or str(uuid.uuid4())
+    if isinstance(event, VideoTakedown):
+        event = event.model_copy(update={"decision_id": action_id})
+    session.add(RightsAction(id=action_id, video_id=video.video_id, character_id=char.id, rule_id=cause,
+                             kind=kind, actor=actor))  # fmt: skip
+    enqueue(session, FEED_TAKEDOWN if kind == "takedown" else FEED_RELABEL, video.video_id, event, action_id)
+    audit(session, actor, f"rights.{kind}", "video", video.video_id, character_id=char.id, rule=cause,
+          action_id=action_id, creator_id=video.creator_id)  # fmt: skip
+    session.flush()
+    return True
+
+
+# -- recorded matches, shadow back-tests and reports --------------------------------------------
+
+
+def facts_of(match: RightsMatch) -> UseFacts:
+    f = match.facts or {}
+    at = f.get("at")
+    return UseFacts(
+        audience=Audience(f["audience"]) if f.get("audience") else None,
+        signals={str(k): float(v) for k, v in (f.get("signals") or {}).items()},
+        remix_of=f.get("remix_of"),
+        territory=f.get("territory"),
+        at=datetime.fromisoformat(at) if at else None,
+    )
+
+
+def record_rights(session: Session, row: DecisionRow, result: GateResult) -> int:
+    """Store each matched character's verdict with the facts its rule read (decision's transaction)."""
+    from policies.rights import CONTEXT_SIGNALS
+
+    wanted = {s for names in CONTEXT_SIGNALS.values() for s in names}
+    facts = result.facts
+    stored = {
+        "audience": facts.audience.value if facts.audience else None,
+        "signals": {k: round(v, 4) for k, v in facts.signals.items() if k in wanted and v > 0},
+        "remix_of": facts.remix_of,
+        "territory": facts.territory,
+        "at": facts.at.isoformat() if facts.at else None,
+    }
+    shadow = {v.character_id: v for v in result.verdict.shadow}
+    obligations = {o["character_id"]: o for o in result.verdict.obligations}
+    for v in result.verdict.characters:
+        s = shadow.get(v.character_id)
+        session.add(
+            RightsMatch(
+                video_id=row.video_id,
+                decision_id=row.id,
+                character_id=v.character_id,
+                score=float(v.score),
+                methods=list(v.methods),
+                outcome=v.outcome.value,
+                decision_outcome=row.outcome,
+                rule_id=v.rule_id,
+                effect=v.effect,
+                reasons=list(v.reasons),
+                obligations=obligations.get(v.character_id),
+                shadow_rule_id=s.rule_id if s else None,
+                shadow_outcome=s.outcome.value if s else None,
+                facts=stored,
+                evidence=list(result.evidence.get(v.character_id, [])),
+            )
+        )
+    return len(result.verdict.characters)
+
+
+def backtest(
+    session: Session, char: RightsCharacter, rule: RightsRule, limit: int = 50_000
+) -> dict[str, Any]:
+    """What ``rule`` would have decided on the character's recorded matches, against what happened."""
+    terms = {char.id: terms_for(session, char, rule_of(rule))}
+    transitions: Counter[str] = Counter()
+    evaluated = changed = 0
+    matches = session.scalars(
+        select(RightsMatch)
+        .where(RightsMatch.character_id == char.id)
+        .order_by(RightsMatch.id.desc())
+        .limit(limit)
+    )
+    for m in matches:
+        verdict = evaluate([CharacterMatch(char.id, m.score, tuple(m.methods))], terms, facts_of(m))
+        if not verdict.characters:
+            continue
+        evaluated += 1
+        new = verdict.characters[0].outcome.value
+        if new != m.outcome:
+            changed += 1
+            transitions[f"{m.outcome}->{new}"] += 1
+    live = Counter(
+        f"{o}->{s}"
+        for o, s in session.execute(
+            select(RightsMatch.outcome, RightsMatch.shadow_outcome).where(
+                RightsMatch.shadow_rule_id == rule.id
+            )
+        )
+        if s is not None
+    )
+    return {
+        "rule_id": rule.id,
+        "status": rule.status,
+        "evaluated": evaluated,
+        "would_change": changed,
+        "transitions": dict(transitions),
+        "live_shadow": {
+            "evaluated": sum(live.values()),
+            "transitions": {k: v for k, v in live.items() if k.split("->")[0] != k.split("->")[1]},
+        },
+    }
+
+
+def hit_counts(session: Session, rule_id: str, bucket: str = "day") -> list[dict[str, Any]]:
+    """Matches decided under ``rule_id`` per day (or hour), split by the character's outcome."""
+    fmt = "%Y-%m-%dT%H:00Z" if bucket == "hour" else "%Y-%m-%d"
+    counts: Counter[tuple[str, str]] = Counter()
+    for at, outcome in session.execute(
+        select(RightsMatch.created_at, RightsMatch.outcome).where(RightsMatch.rule_id == rule_id)
+    ):
+        counts[(at.astimezone(UTC).strftime(fmt), outcome)] += 1
+    periods = sorted({p for p, _ in counts})
+    return [{"period": p, **{o: counts[(p, o)] for o in ("published", "held", "rejected")}} for p in periods]
+
+
+CSV_FIELDS: Sequence[str] = (
+    "video_id", "matched_at", "decision_id", "video_outcome", "character_outcome", "rule_id", "effect",
+    "score", "methods", "reasons", "attribution", "revenue_share", "shadow_rule_id", "shadow_outcome",
+)  # fmt: skip
+
+
+def report_rows(session: Session, character_id: str, limit: int, offset: int) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(RightsMatch)
+        .where(RightsMatch.character_id == character_id)
+        .order_by(RightsMatch.created_at.desc(), RightsMatch.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [
+        {
+            "video_id": m.video_id,
+            "matched_at": m.created_at.isoformat(),
+            "decision_id": m.decision_id,
+            "video_outcome": m.decision_outcome,
+            "character_outcome": m.outcome,
+            "rule_id": m.rule_id,
+            "effect": m.effect,
+            "score": round(m.score, 3),
+            "methods": " ".join(m.methods),
+            "reasons": " ".join(m.reasons),
+            "attribution": (m.obligations or {}).get("attribution"),
+            "revenue_share": (m.obligations or {}).get("revenue_share"),
+            "shadow_rule_id": m.shadow_rule_id,
+            "shadow_outcome": m.shadow_outcome,
+        }
+        for m in rows
+    ]

@@ -1,0 +1,240 @@
+"""Each worker's view of the rights registry: the reference index the detector matches against and
+the terms (rules) the gate applies, refreshed when ``rights_registry.version`` moves.
+
+Only characters of *verified* organisations are loaded: an unverified organisation's rules take no
+effect, and neither do its characters (otherwise anyone could block a name by registering it).
+The refresh runs on the worker's own thread at most every ``poll_s`` (one tiny query), and
+re-indexes only characters whose registration changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from classifiers import Detector, DetectorInput, Signal
+from classifiers.base import Modality
+from classifiers.rights import (
+    AudioMatcher,
+    AudioReference,
+    Character,
+    CharacterDetector,
+    CharacterName,
+    ReferenceClip,
+    ReferenceIndex,
+    audio_signal,
+    build_character_detector,
+)
+from classifiers.rights.audio import AudioToolMissing
+from classifiers.text_embed import SentenceEmbedder
+from policies.rights import CharacterTerms, Rule, RuleSpec
+from safety.rights.media import read_png
+from safety.rights.models import RightsCharacter, RightsReference, RightsRegistryVersion, RightsRule
+from safety.store import Database, Organisation
+
+log = logging.getLogger("feedguard.rights")
+
+
+def registry_version(session: Session) -> int:
+    return int(
+        session.scalar(select(RightsRegistryVersion.version).where(RightsRegistryVersion.id == 1)) or 0
+    )
+
+
+def bump_version(session: Session) -> None:
+    """Call in the transaction of every change workers must see."""
+    row = session.get(RightsRegistryVersion, 1)
+    if row is None:
+        session.add(RightsRegistryVersion(id=1, version=1))
+    else:
+        row.version += 1
+
+
+def rule_of(row: RightsRule) -> Rule:
+    return Rule(rule_id=row.id, version=row.version, spec=RuleSpec.model_validate(row.spec))
+
+
+@dataclass
+class Registry:
+    """What one load of the database gives: characters (for matching) and their terms (for rules)."""
+
+    version: int
+    characters: dict[str, tuple[str, Character]] = field(default_factory=dict)  # id -> (stamp, char)
+    terms: dict[str, CharacterTerms] = field(default_factory=dict)
+
+
+def load_registry(session: Session, assets_root: Path) -> Registry:
+    version = registry_version(session)
+    reg = Registry(version)
+    rows = session.execute(
+        select(RightsCharacter, Organisation.name)
+        .join(Organisation, Organisation.id == RightsCharacter.organisation_id)
+        .where(RightsCharacter.status == "active", Organisation.verified_at.is_not(None))
+        .order_by(RightsCharacter.id)
+    ).all()
+    if not rows:
+        return reg
+    ids = [c.id for c, _ in rows]
+    refs: dict[str, list[RightsReference]] = {}
+    for ref in session.scalars(
+        select(RightsReference)
+        .where(RightsReference.character_id.in_(ids), RightsReference.status == "active")
+        .order_by(RightsReference.created_at, RightsReference.id)
+    ):
+        refs.setdefault(ref.character_id, []).append(ref)
+    rules: dict[tuple[str, str], RightsRule] = {}
+    for rule in session.scalars(
+        select(RightsRule).where(
+            RightsRule.character_id.in_(ids), RightsRule.status.in_(("active", "shadow"))
+        )
+    ):
+        rules[(rule.character_id, rule.status)] = rule
+    for char, org_name in rows:
+        mine = refs.get(char.id, [])
+        stamp = f"{char.updated_at.isoformat()}|{','.join(r.id for r in mine)}"
+        reg.characters[char.id] = (stamp, _character(char, org_name, mine, assets_root))
+        active, shadow = rules.get((char.id, "active")), rules.get((char.id, "shadow"))
+        reg.terms[char.id] = CharacterTerms(
+            character_id=char.id,
+            name=char.name,
+            owner=org_name,
+            active=rule_of(active) if active else None,
+            shadow=rule_of(shadow) if shadow else None,
+            official_clips=frozenset(str(v) for v in char.official_clips),
+        )
+    return reg
+
+
+def _character(row: RightsCharacter, owner: str, refs: list[RightsReference], root: Path) -> Character:
+    names = [CharacterName(row.name, "en", "name", False)]
+    for n in row.names:
+        names.append(CharacterName(str(n["text"]), str(n.get("lang", "en")), n.get("kind", "alias"),
+                                   bool(n.get("ambiguous", False))))  # fmt: skip
+    images, clips, audio = [], [], []
+    for ref in refs:
+        try:
+            if ref.kind == "image":
+                images.append(read_png(root / ref.asset_key))
+            elif ref.kind == "clip":
+                frames = tuple(read_png(root / key) for key in ref.frame_keys)
+                clips.append(ReferenceClip(frames, tuple(float(t) for t in ref.frame_times)))
+            elif ref.kind == "audio" and ref.fingerprint:
+                items = np.frombuffer(ref.fingerprint, dtype=np.uint32)
+                audio.append(AudioReference(ref.label or ref.id, tuple(int(v) for v in items)))
+        except OSError:
+            # A missing asset must not hide the character: names and other references still match.
+            log.exception("rights reference %s of %s unreadable; skipped", ref.id, row.id)
+    return Character(
+        character_id=row.id,
+        names=tuple(names),
+        descriptions={str(k): tuple(str(t) for t in v) for k, v in row.descriptions.items()},
+        images=tuple(images),
+        clips=tuple(clips),
+        audio=tuple(audio),
+        owner=owner,
+    )
+
+
+class RightsView:
+    """The index and terms of one worker, kept current with the registry."""
+
+    def __init__(self, db: Database, assets_root: Path, *, poll_s: float = 1.0) -> None:
+        self.db = db
+        self.assets_root = assets_root
+        self.poll_s = poll_s
+        self.index = ReferenceIndex()
+        self.terms: dict[str, CharacterTerms] = {}
+        self.version: int | None = None
+        self._stamps: dict[str, str] = {}
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Reload when the version moved (checked at most every ``poll_s``); True when it changed."""
+        now = time.monotonic()
+        if not force and now - self._checked < self.poll_s:
+            return False
+        with self._lock, self.db.session() as s:
+            self._checked = now
+            if not force and self.version is not None and registry_version(s) == self.version:
+                return False
+            started = time.perf_counter()
+            reg = load_registry(s, self.assets_root)
+        for cid in set(self._stamps) - set(reg.characters):
+            self.index.remove(cid)
+            del self._stamps[cid]
+        for cid, (stamp, char) in reg.characters.items():
+            if self._stamps.get(cid) != stamp:
+                self.index.upsert(char)
+                self._stamps[cid] = stamp
+        self.terms, self.version = reg.terms, reg.version
+        log.info("rights registry v%d: %d characters, loaded in %.0f ms", reg.version, len(reg.terms),
+                 (time.perf_counter() - started) * 1000)  # fmt: skip
+        return True
+
+    @property
+    def has_audio(self) -> bool:
+        return any(c.audio for c in self.index)
+
+
+class RightsDetector(Detector):
+    """Registered characters in the prompt, frames and audio (the registry is data, not options)."""
+
+    name: ClassVar[str] = "rights"
+    version: ClassVar[str] = "1.0.0"
+    consumes: ClassVar[frozenset[Modality]] = frozenset({Modality.FRAMES, Modality.TEXT})
+    signal_names: ClassVar[tuple[str, ...]] = (*CharacterDetector.signal_names, "rights.audio")
+
+    def __init__(self, view: RightsView, characters: CharacterDetector, audio: AudioMatcher | None) -> None:
+        self.view = view
+        self.characters = characters
+        self.audio = audio
+
+    def produces(self) -> tuple[str, ...]:
+        return (*self.characters.produces(), "rights.audio")
+
+    def detect(self, data: DetectorInput) -> list[Signal]:
+        try:
+            self.view.refresh()
+        except Exception:
+            # Matching on the previous registry beats failing the video; a first load must succeed.
+            if self.view.version is None:
+                raise
+            log.exception("rights registry refresh failed; matching against v%s", self.view.version)
+        signals = self.characters.detect(data)
+        path = data.context.get("source_path")
+        matches = []
+        if path and data.context.get("media.has_audio", True) and self.view.has_audio:
+            if self.audio is None:  # fail closed: a registered track could not be listened for
+                raise RuntimeError("reference audio is registered but fpcalc is not installed")
+            matches = self.audio.match(Path(str(path)))
+        signals.append(audio_signal(self, matches))
+        return signals
+
+    def close(self) -> None:
+        self.characters.close()
+
+
+def build_rights_detector(
+    db: Database, assets_root: Path, *, embedder: SentenceEmbedder | None = None, poll_s: float = 1.0
+) -> RightsDetector:
+    view = RightsView(db, assets_root, poll_s=poll_s)
+    view.refresh(force=True)
+    characters = build_character_detector(view.index, embedder=embedder)
+    try:
+        audio: AudioMatcher | None = AudioMatcher(view.index)
+    except AudioToolMissing:
+        log.warning("fpcalc missing: reference audio is not matched (apt-get install libchromaprint-tools)")
+        audio = None
+    return RightsDetector(view, characters, audio)
+
+
+__all__ = ["RightsDetector", "RightsView", "build_rights_detector", "bump_version", "load_registry"]
