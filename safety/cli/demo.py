@@ -185,6 +185,8 @@ def run_demo(json_output: bool = False, keep: Path | None = None, review_port: i
                 _print_verification(settings, rows)
             if not missing:
                 missing += _cameo_act(runtime, broker.bootstrap, media, say, json_output)
+            if not missing:
+                missing += _rights_act(runtime, broker.bootstrap, media, say, json_output)
             if review_port is not None and not missing:
                 _serve_review(settings, runtime, review_port)
             worker.stop()
@@ -262,6 +264,67 @@ def _cameo_act(runtime: Any, bootstrap: str, media: Path, say: Any, json_output:
             )
     missing = [vid for vid in sorted(ids) if vid not in outcomes]
     return missing + [vid for vid in taken if vid not in takedowns]
+
+
+def _send(bootstrap: str, events: list[dict[str, Any]]) -> None:
+    from streams import make_producer
+
+    producer = make_producer(bootstrap)
+    for ev in events:
+        producer.send("videos.generated", key=ev["video_id"].encode(), value=json.dumps(ev).encode())
+    producer.flush()
+    producer.close()
+
+
+def _rights_act(runtime: Any, bootstrap: str, media: Path, say: Any, json_output: bool) -> list[str]:
+    """Rights holders end to end; returns video ids that got no (or an unexpected) outcome."""
+    from safety.cli import demo_rights
+    from streams.outbox import OutboxRelay
+
+    say("\nRights holders (characters and opt-in rules):")
+    act = demo_rights.register(runtime, media, say)
+    first = act.event("demo-pip-unlicensed", "a fan animation of an owl wizard waving hello")
+    _send(bootstrap, [first])
+    outcomes = _collect_outcomes(bootstrap, {first["video_id"]}, timeout_s=120)
+    act.opt_in(say)
+    later = [
+        act.event("demo-pip-licensed", "a fan animation of an owl wizard waving hello in the forest"),
+        act.event("demo-pip-violent", "the owl wizard in a bloody gun fight, gore everywhere"),
+    ]
+    _send(bootstrap, later)
+    ids = [first["video_id"], *(ev["video_id"] for ev in later)]
+    outcomes |= _collect_outcomes(bootstrap, set(ids), timeout_s=120)
+    rows = _rows(runtime.db, ids)
+    relay = OutboxRelay(runtime.db, bootstrap)
+    taken = act.withdraw(relay.send_pending, say)
+    takedowns = _collect_takedowns(bootstrap, set(taken), timeout_s=30)
+    if relay._producer is not None:
+        relay._producer.close(timeout=5)
+    expected = {ids[0]: "rejected", ids[1]: "published", ids[2]: "rejected"}
+    for vid in ids:
+        row = rows.get(vid)
+        topic, payload = outcomes.get(vid, ("-", {}))
+        item: dict[str, Any] = (
+            summary(row) if row else {"video_id": vid, "outcome": "missing", "audience": None, "reasons": []}
+        )
+        item |= {"topic": topic, "expected": expected[vid], "taken_down": vid in takedowns,
+                 "feed_obligations": payload.get("obligations", [])}  # fmt: skip
+        if json_output:
+            print(json.dumps(item), flush=True)
+            continue
+        reasons = ", ".join(item["reasons"]) or "-"
+        print(f"  {vid:<22} {item['outcome']:<10} {item['audience'] or '-':<9} {reasons}", flush=True)
+        for duty in item["feed_obligations"]:
+            print(f"  {'':<22} feed.publish obligation: attribution {duty.get('attribution')!r}, "
+                  f"revenue share {duty.get('revenue_share')!r}", flush=True)  # fmt: skip
+        if row is not None and row.outcome == "rejected" and row.creator_message:
+            print(f"  {'':<22} creator is told: {row.creator_message}", flush=True)
+        if item["taken_down"]:
+            print(f"  {'':<22} -> taken down after the opt-in was withdrawn (feed.takedown)", flush=True)
+    wrong = [
+        vid for vid in ids if vid not in outcomes or (rows.get(vid) and rows[vid].outcome != expected[vid])
+    ]
+    return wrong + [vid for vid in taken if vid not in takedowns]
 
 
 def _collect_takedowns(bootstrap: str, wanted: set[str], timeout_s: float) -> dict[str, dict[str, Any]]:

@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -21,10 +22,12 @@ from sqlalchemy.orm import Session
 
 from policies import Audience, Outcome
 from policies.rights import CharacterMatch, CharacterTerms, Rule, RuleSpec, UseFacts, evaluate
+from safety.assets import AssetStore
 from safety.events import Obligation, VideoRelabelled, VideoTakedown
 from safety.outbox import enqueue
 from safety.rights.gate import GateResult
-from safety.rights.models import RightsAction, RightsCharacter, RightsMatch, RightsRule
+from safety.rights.media import clean_audio, clean_clip, clean_image, png_bytes
+from safety.rights.models import RightsAction, RightsCharacter, RightsMatch, RightsReference, RightsRule
 from safety.rights.view import bump_version, rule_of
 from safety.store import DecisionRow, Organisation, Video
 from safety.store.audit import audit
@@ -40,6 +43,87 @@ class RegistryError(ValueError):
 
 def new_character_id() -> str:
     return f"chr_{uuid.uuid4().hex[:16]}"
+
+
+def create_character(
+    session: Session,
+    organisation_id: str,
+    *,
+    slug: str,
+    name: str,
+    names: list[dict[str, Any]],
+    descriptions: dict[str, list[str]],
+    official_clips: list[str],
+    actor: str,
+    user_id: str,
+) -> RightsCharacter:
+    char = RightsCharacter(
+        id=new_character_id(),
+        organisation_id=organisation_id,
+        slug=slug,
+        name=name,
+        names=names,
+        descriptions=descriptions,
+        official_clips=official_clips,
+        created_by=user_id,
+    )
+    session.add(char)
+    session.flush()
+    touch(session, char)
+    audit(session, actor, "rights.character.created", "rights_character", char.id,
+          organisation_id=organisation_id, slug=slug, name=name)  # fmt: skip
+    return char
+
+
+def add_reference(
+    session: Session,
+    assets: AssetStore,
+    char: RightsCharacter,
+    kind: str,
+    upload: Path,
+    workdir: Path,
+    *,
+    label: str,
+    actor: str,
+    user_id: str,
+) -> RightsReference:
+    """Validate ``upload``, store its metadata-free form in the asset store, index it (bump)."""
+    ref_id = f"ref_{uuid.uuid4().hex[:16]}"
+    base = f"rights/{char.organisation_id}/{char.id}/{ref_id}"
+    ref = RightsReference(id=ref_id, character_id=char.id, kind=kind, label=label, created_by=user_id)
+    if kind == "image":
+        img = clean_image(upload.read_bytes())
+        png = workdir / "ref.png"
+        png.write_bytes(img.png)
+        ref.asset_key = f"{base}.png"
+        assets.put(ref.asset_key, png)
+        ref.sha256, ref.meta = img.sha256, img.meta
+    elif kind == "clip":
+        clip = clean_clip(upload, workdir)
+        ref.asset_key = f"{base}.mp4"
+        assets.put(ref.asset_key, clip.path)
+        keys = []
+        for i, frame in enumerate(clip.frames):
+            path = workdir / f"f{i}.png"
+            path.write_bytes(png_bytes(frame))
+            keys.append(f"{base}/frame{i:03d}.png")
+            assets.put(keys[-1], path)
+        ref.frame_keys, ref.frame_times = keys, [round(t, 3) for t in clip.times]
+        ref.sha256, ref.meta = clip.sha256, clip.meta
+    elif kind == "audio":
+        audio = clean_audio(upload, workdir)
+        ref.asset_key = f"{base}.flac"
+        assets.put(ref.asset_key, audio.path)
+        ref.fingerprint = audio.fingerprint.astype("<u4").tobytes()
+        ref.sha256, ref.meta = audio.sha256, audio.meta
+    else:
+        raise ValueError(f"unknown reference kind {kind!r}")
+    session.add(ref)
+    session.flush()
+    touch(session, char)
+    audit(session, actor, "rights.reference.added", "rights_character", char.id,
+          reference_id=ref.id, kind=kind, sha256=ref.sha256, meta=ref.meta)  # fmt: skip
+    return ref
 
 
 def terms_for(session: Session, char: RightsCharacter, active: Rule | None) -> CharacterTerms:

@@ -65,7 +65,7 @@ def test_demo_json_decides_every_sample() -> None:
     r = feedguard("demo", "--json", timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     lines = [json.loads(line) for line in r.stdout.splitlines()]
-    assert len(lines) == 12
+    assert len(lines) == 15
     by_id = {x["video_id"]: x for x in lines}
     assert {x["outcome"] for x in lines} == {"published", "held", "rejected"}
     assert by_id["demo-knights"]["audience"] == "13+"
@@ -84,6 +84,20 @@ def test_demo_json_decides_every_sample() -> None:
     assert stranger["reasons"] == ["likeness.no_consent"] and "eileen" not in (
         stranger["creator_message"] or ""
     )
+    # Rights: rejected by default naming the character; published after the opt-in with the
+    # attribution in the feed.publish event; a condition broken; taken down after withdrawal.
+    unlicensed = by_id["demo-pip-unlicensed"]
+    assert (
+        unlicensed["reasons"] == ["rights.not_licensed"]
+        and "Pip Quillfeather" in unlicensed["creator_message"]
+    )
+    licensed = by_id["demo-pip-licensed"]
+    assert (
+        licensed["outcome"] == "published" and licensed["topic"] == "feed.publish" and licensed["taken_down"]
+    )
+    assert licensed["feed_obligations"][0]["attribution"] == "Pip Quillfeather © Acme Studios"
+    assert licensed["feed_obligations"][0]["revenue_share"] == "acme-pip-01"
+    assert "rights.condition_failed.context" in by_id["demo-pip-violent"]["reasons"]
     assert all(x["topic"] != "-" for x in lines), "every outcome was read back from Kafka"
 
 

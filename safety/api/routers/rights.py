@@ -12,7 +12,6 @@ import csv
 import io
 import shutil
 import tempfile
-import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -30,7 +29,7 @@ from safety.api.problems import PROBLEM_RESPONSES, Problem
 from safety.api.state import AppState
 from safety.assets import LocalAssetStore
 from safety.rights import registry
-from safety.rights.media import ReferenceRejected, clean_audio, clean_clip, clean_image, png_bytes
+from safety.rights.media import ReferenceRejected
 from safety.rights.models import RightsCharacter, RightsReference, RightsRule
 from safety.store import Organisation
 from safety.store.audit import audit
@@ -216,21 +215,17 @@ def create_character(body: CharacterIn, who: RightsHolder, session: SessionDep) 
     )
     if taken is not None:
         raise Problem(409, "character-exists", f"your organisation already has a character {body.slug!r}")
-    char = RightsCharacter(
-        id=registry.new_character_id(),
-        organisation_id=org.id,
+    char = registry.create_character(
+        session,
+        org.id,
         slug=body.slug,
         name=body.name,
         names=_names(body.names),
         descriptions={k: list(v) for k, v in body.descriptions.items()},
         official_clips=list(body.official_clips),
-        created_by=who.user_id,
+        actor=_actor(who),
+        user_id=who.user_id,
     )
-    session.add(char)
-    session.flush()
-    registry.touch(session, char)
-    audit(session, _actor(who), "rights.character.created", "rights_character", char.id,
-          organisation_id=org.id, slug=body.slug, name=body.name)  # fmt: skip
     session.commit()
     return _char_out(session, char)
 
@@ -319,51 +314,25 @@ def add_reference(
     workdir = Path(tempfile.mkdtemp(prefix="rights-", dir=_tmp_root(state)))
     try:
         upload = _save_upload(file, workdir / "upload", MAX_UPLOAD[kind])
-        ref_id = f"ref_{uuid.uuid4().hex[:16]}"
-        base = f"rights/{char.organisation_id}/{char.id}/{ref_id}"
-        ref = RightsReference(id=ref_id, character_id=char.id, kind=kind, label=label, created_by=who.user_id)
+        assets = LocalAssetStore(state.settings.assets_dir)
         try:
-            _store_reference(state, ref, base, upload, workdir)
+            ref = registry.add_reference(
+                session,
+                assets,
+                char,
+                kind,
+                upload,
+                workdir,
+                label=label,
+                actor=_actor(who),
+                user_id=who.user_id,
+            )
         except ReferenceRejected as exc:
             raise Problem(422, exc.code, "The reference was refused", str(exc)) from exc
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    session.add(ref)
-    session.flush()
-    registry.touch(session, char)
-    audit(session, _actor(who), "rights.reference.added", "rights_character", char.id,
-          reference_id=ref.id, kind=kind, sha256=ref.sha256, meta=ref.meta)  # fmt: skip
     session.commit()
     return _ref_out(ref)
-
-
-def _store_reference(state: AppState, ref: RightsReference, base: str, upload: Path, workdir: Path) -> None:
-    assets = LocalAssetStore(state.settings.assets_dir)
-    if ref.kind == "image":
-        img = clean_image(upload.read_bytes())
-        png = workdir / "ref.png"
-        png.write_bytes(img.png)
-        ref.asset_key = f"{base}.png"
-        assets.put(ref.asset_key, png)
-        ref.sha256, ref.meta = img.sha256, img.meta
-    elif ref.kind == "clip":
-        clip = clean_clip(upload, workdir)
-        ref.asset_key = f"{base}.mp4"
-        assets.put(ref.asset_key, clip.path)
-        keys = []
-        for i, frame in enumerate(clip.frames):
-            path = workdir / f"f{i}.png"
-            path.write_bytes(png_bytes(frame))
-            keys.append(f"{base}/frame{i:03d}.png")
-            assets.put(keys[-1], path)
-        ref.frame_keys, ref.frame_times = keys, [round(t, 3) for t in clip.times]
-        ref.sha256, ref.meta = clip.sha256, clip.meta
-    else:
-        audio = clean_audio(upload, workdir)
-        ref.asset_key = f"{base}.flac"
-        assets.put(ref.asset_key, audio.path)
-        ref.fingerprint = audio.fingerprint.astype("<u4").tobytes()
-        ref.sha256, ref.meta = audio.sha256, audio.meta
 
 
 def _save_upload(file: UploadFile, path: Path, limit: int) -> Path:
