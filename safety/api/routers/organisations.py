@@ -8,6 +8,7 @@ from sqlalchemy import select
 from safety.api.deps import AdminUser, RightsHolder, SessionDep
 from safety.api.problems import PROBLEM_RESPONSES, Problem
 from safety.api.schemas import OrganisationIn, OrganisationOut
+from safety.rights.view import bump_version
 from safety.store import Organisation
 from safety.store.audit import audit
 from safety.store.models import utcnow
@@ -40,6 +41,7 @@ def verify(org_id: str, admin: AdminUser, session: SessionDep) -> OrganisationOu
         raise Problem(404, "organisation-not-found", f"no organisation {org_id!r}")
     if org.verified_at is None:
         org.verified_at = utcnow()
+        bump_version(session)  # its characters and rules now take effect: workers reload them
         audit(session, f"user:{admin.user_id}", "organisation.verified", "organisation", org_id)
         session.commit()
     return _out(org)

@@ -13,6 +13,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from safety.rights.models import RightsReference
+from safety.rights.view import registry_version
 from safety.store import AuditEntry
 
 
@@ -184,3 +185,21 @@ def test_name_filter_is_literal(rights: Rights, query: str) -> None:
     rights.character()
     r = rights.holder.get("/v1/rights/characters", params={"q": query})
     assert r.status_code == 200 and r.json() == []
+
+
+def test_verifying_an_organisation_puts_its_characters_into_effect(rights: Rights, other_holder) -> None:  # type: ignore[no-untyped-def]
+    studio = other_holder("globex")
+    r = studio.post("/v1/rights/characters", json={"slug": "pip", "name": "Pip Quillfeather"})
+    assert r.status_code == 201 and r.json()["effective"] is False
+    before = rights.decide("before-verify", "without.mp4", "Pip Quillfeather reads a book in the library")
+    assert before.outcome == "published", (before.reasons, before.failed_stage, before.error)
+    with rights.db.session() as s:
+        version = registry_version(s)
+    assert rights.admin.post("/v1/organisations/globex/verify").status_code == 200
+    with rights.db.session() as s:
+        assert registry_version(s) > version, "workers must notice the verification"
+    assert studio.get(f"/v1/rights/characters/{r.json()['id']}").json()["effective"] is True
+    assert (
+        rights.decide("after-verify", "without.mp4", "Pip Quillfeather reads a book in the library").outcome
+        == "rejected"
+    )
