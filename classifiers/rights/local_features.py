@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
+import faiss
 import numpy as np
 import numpy.typing as npt
 
@@ -34,6 +35,8 @@ UPSCALE = 2.0  # frames are <= 512 px: doubling gives small appearances keypoint
 THUMB = 64  # side of the thumbnail kept per reference for the appearance check
 MIN_AGREEMENT, GOOD_AGREEMENT = 0.45, 0.6  # correlation (LocalFeatureMatcher._appearance); TPs seen >= 0.56
 INLIER_MID, INLIER_SLOPE = 14.0, 3.0  # logistic on verified inliers (benchmarks/CHARACTER_DETECTION.md)
+EXACT_MAX = 200_000  # reference descriptors (~100 images) searched exhaustively; an IVF index above
+IVF_TRAIN_PER_LIST, IVF_NPROBE = 30, 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +142,7 @@ class LocalFeatureMatcher:
         self.n_features = n_features
         self._orb = _orb(n_features)
         self._detector = _orb(3 * n_features)  # over-detect, then keep a spatially spread subset
-        self._matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+        self._index: faiss.IndexBinary = faiss.IndexBinaryFlat(256)
         self._revision = -1
         self.sync()
 
@@ -168,6 +171,7 @@ class LocalFeatureMatcher:
         self._desc = np.concatenate(desc) if desc else np.zeros((0, 32), np.uint8)
         self._group = np.concatenate(group) if group else np.zeros(0, np.int64)
         self._flip = np.concatenate(flip) if flip else np.zeros(0, np.int64)
+        self._index = descriptor_index(self._desc)
         self._revision = self.references.revision
 
     def match(self, frames: Sequence[U8]) -> list[LocalMatch]:
@@ -193,18 +197,18 @@ class LocalFeatureMatcher:
             return []
         frame_xy = np.asarray([k.pt for k in kps], dtype=np.float32) / up
         votes: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
-        for q, neigh in enumerate(self._matcher.knnMatch(desc, self._desc, k=3)):
-            if not neigh:
+        dists, ids = self._index.search(np.ascontiguousarray(desc, dtype=np.uint8), 3)
+        for q in range(len(desc)):
+            row = [(int(d), int(i)) for d, i in zip(dists[q], ids[q], strict=True) if i >= 0]
+            if not row:
                 continue
-            first = neigh[0]
-            g = int(self._group[first.trainIdx])
-            other = next((m for m in neigh[1:] if int(self._group[m.trainIdx]) != g), None)
+            first_d, first = row[0]
+            g = int(self._group[first])
+            other = next((d for d, i in row[1:] if int(self._group[i]) != g), None)
             # Ratio against the nearest descriptor of ANOTHER reference: the same point at another
             # scale or mirrored is not a rival, a different character with the same detail is.
-            if (other is None and first.distance <= 40) or (
-                other is not None and first.distance < self.ratio * other.distance
-            ):
-                votes[(g, int(self._flip[first.trainIdx]))].append((q, first.trainIdx))
+            if (other is None and first_d <= 40) or (other is not None and first_d < self.ratio * other):
+                votes[(g, int(self._flip[first]))].append((q, first))
         best: dict[str, LocalMatch] = {}
         _h, _w = gray.shape
         ranked = sorted(votes.items(), key=lambda kv: -len(kv[1]))[:6]
@@ -301,6 +305,24 @@ class LocalFeatureMatcher:
         # Channels weighted by how much the reference varies in them: a grey photo is judged on
         # lightness alone, a cartoon mostly on its colours (red where the reference is green disagrees).
         return max(0.0, float((ncc * var).sum() / (var.sum() + 1e-9)))
+
+
+def descriptor_index(desc: U8, *, exact_max: int = EXACT_MAX, seed: int = 0) -> faiss.IndexBinary:
+    """All reference descriptors in one Hamming index: exact (SIMD popcount) up to ``exact_max``,
+    an inverted file above it, so per-frame cost grows with the probed lists, not the registry."""
+    if len(desc) <= exact_max:
+        index: faiss.IndexBinary = faiss.IndexBinaryFlat(256)
+    else:
+        nlist = int(min(65_536, math.sqrt(len(desc))))
+        ivf = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(256), 256, nlist)
+        rng = np.random.default_rng(seed)
+        sample = desc[rng.choice(len(desc), min(len(desc), IVF_TRAIN_PER_LIST * nlist), replace=False)]
+        ivf.train(np.ascontiguousarray(sample))
+        ivf.nprobe = IVF_NPROBE
+        index = ivf
+    if len(desc):
+        index.add(np.ascontiguousarray(desc, dtype=np.uint8))
+    return index
 
 
 def _spread(kps: Sequence[cv2.KeyPoint], w: int, h: int, n: int, cells: int = 4) -> list[cv2.KeyPoint]:
