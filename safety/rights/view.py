@@ -67,11 +67,14 @@ class Registry:
     """What one load of the database gives: characters (for matching) and their terms (for rules)."""
 
     version: int
-    characters: dict[str, tuple[str, Character]] = field(default_factory=dict)  # id -> (stamp, char)
+    # id -> (stamp, character); the character is None when the caller already holds that stamp
+    characters: dict[str, tuple[str, Character | None]] = field(default_factory=dict)
     terms: dict[str, CharacterTerms] = field(default_factory=dict)
 
 
-def load_registry(session: Session, assets_root: Path) -> Registry:
+def load_registry(session: Session, assets_root: Path, known: dict[str, str] | None = None) -> Registry:
+    """Characters of verified organisations and their rules; reference media is read only for
+    characters whose stamp differs from ``known`` (id -> stamp), so a rule change reads no image."""
     version = registry_version(session)
     reg = Registry(version)
     rows = session.execute(
@@ -99,8 +102,12 @@ def load_registry(session: Session, assets_root: Path) -> Registry:
         rules[(rule.character_id, rule.status)] = rule
     for char, org_name in rows:
         mine = refs.get(char.id, [])
-        stamp = f"{char.updated_at.isoformat()}|{','.join(r.id for r in mine)}"
-        reg.characters[char.id] = (stamp, _character(char, org_name, mine, assets_root))
+        stamp = f"{char.updated_at.isoformat()}|{org_name}|{','.join(r.id for r in mine)}"
+        unchanged = known is not None and known.get(char.id) == stamp
+        reg.characters[char.id] = (
+            stamp,
+            None if unchanged else _character(char, org_name, mine, assets_root),
+        )
         active, shadow = rules.get((char.id, "active")), rules.get((char.id, "shadow"))
         reg.terms[char.id] = CharacterTerms(
             character_id=char.id,
@@ -167,12 +174,12 @@ class RightsView:
             if not force and self.version is not None and registry_version(s) == self.version:
                 return False
             started = time.perf_counter()
-            reg = load_registry(s, self.assets_root)
+            reg = load_registry(s, self.assets_root, self._stamps)
         for cid in set(self._stamps) - set(reg.characters):
             self.index.remove(cid)
             del self._stamps[cid]
         for cid, (stamp, char) in reg.characters.items():
-            if self._stamps.get(cid) != stamp:
+            if char is not None:
                 self.index.upsert(char)
                 self._stamps[cid] = stamp
         self.terms, self.version = reg.terms, reg.version

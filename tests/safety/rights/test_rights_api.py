@@ -13,7 +13,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from safety.rights.models import RightsReference
-from safety.rights.view import registry_version
+from safety.rights.view import RightsView, registry_version
 from safety.store import AuditEntry
 
 
@@ -203,3 +203,27 @@ def test_verifying_an_organisation_puts_its_characters_into_effect(rights: Right
         rights.decide("after-verify", "without.mp4", "Pip Quillfeather reads a book in the library").outcome
         == "rejected"
     )
+
+
+def test_workers_reload_rules_without_reindexing_and_reindex_only_changed_characters(rights: Rights) -> None:
+    pip = rights.character()["id"]
+    other = rights.character("barnacle", name="Captain Barnacle", names=[], descriptions={})["id"]
+    assert rights.upload(pip, rights.media["png"]).status_code == 201
+    view = RightsView(rights.db, rights.api.settings.assets_dir)
+    view.refresh(force=True)
+    revs = view.index.revisions()
+    assert set(revs) == {pip, other} and len(view.index.get(pip).images) == 1
+    rights.rule(pip, {"effect": "allow"})
+    assert view.refresh(force=True) and view.index.revisions() == revs  # rules are not features
+    active = view.terms[pip].active
+    assert active is not None and active.rule_id == f"{pip}@1"
+    assert (
+        rights.holder.patch(f"/v1/rights/characters/{other}", json={"name": "Cpt. Barnacle"}).status_code
+        == 200
+    )
+    view.refresh(force=True)
+    after = view.index.revisions()
+    assert after[pip] == revs[pip] and after[other] > revs[other]
+    assert rights.holder.delete(f"/v1/rights/characters/{other}").status_code == 204
+    view.refresh(force=True)
+    assert other not in view.index and other not in view.terms
