@@ -9,7 +9,6 @@ bump that workers poll, and any takedowns it causes (outbox).
 from __future__ import annotations
 
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -161,7 +160,7 @@ def _media(state: AppState, upload: UploadFile | None, uri: str | None) -> Itera
     """The recording as a local file; whatever we wrote is deleted afterwards, frames never touch disk."""
     if (upload is None) == (uri is None):
         raise Problem(422, "media-required", "Send exactly one of `file` (multipart) or `uri`")
-    workdir = Path(tempfile.mkdtemp(prefix="enrol-", dir=_tmp_root(state)))
+    workdir = state.workdir("enrol-")
     try:
         if upload is not None:
             kind = (upload.content_type or "").split(";")[0].strip().lower()
@@ -193,12 +192,6 @@ def _media(state: AppState, upload: UploadFile | None, uri: str | None) -> Itera
             yield path
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _tmp_root(state: AppState) -> Path:
-    root = state.settings.data_dir / "tmp"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
 
 
 def _enrol(state: AppState, path: Path, *, liveness: bool) -> Enrolment:

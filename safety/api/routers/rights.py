@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import shutil
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -26,7 +25,6 @@ from policies.rights import RuleSpec
 from safety.accounts import Principal
 from safety.api.deps import RightsHolder, SessionDep, StateDep
 from safety.api.problems import PROBLEM_RESPONSES, Problem
-from safety.api.state import AppState
 from safety.assets import LocalAssetStore
 from safety.rights import registry
 from safety.rights.media import ReferenceRejected
@@ -311,7 +309,7 @@ def add_reference(
     label: Annotated[str, Form(max_length=200)] = "",
 ) -> ReferenceOut:
     char = _character(session, who, character_id)
-    workdir = Path(tempfile.mkdtemp(prefix="rights-", dir=_tmp_root(state)))
+    workdir = state.workdir("rights-")
     try:
         upload = _save_upload(file, workdir / "upload", MAX_UPLOAD[kind])
         assets = LocalAssetStore(state.settings.assets_dir)
@@ -348,12 +346,6 @@ def _save_upload(file: UploadFile, path: Path, limit: int) -> Path:
     if size == 0:
         raise Problem(422, "reference.empty", "The upload is empty")
     return path
-
-
-def _tmp_root(state: AppState) -> Path:
-    root = state.settings.data_dir / "tmp"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
 
 
 @router.get("/characters/{character_id}/references", response_model=list[ReferenceOut])
