@@ -150,6 +150,9 @@ class EvidenceOut(BaseModel):
     reports: list[dict[str, Any]]
     appeal: dict[str, Any] | None
     sensitive: bool
+    rights: list[dict[str, Any]] = Field(
+        default_factory=list, description="registered characters found, their owner, rule and cues"
+    )
 
 
 class DecisionIn(_In):

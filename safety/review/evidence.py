@@ -210,4 +210,35 @@ def build_evidence(session: Session, settings: Settings, item: ReviewItem, frame
             "rejected_by": appeal.rejected_by,
         },
         "sensitive": is_sensitive(signals),
+        "rights": rights_matches(session, decision.id) if decision else [],
     }
+
+
+def rights_matches(session: Session, decision_id: str) -> list[dict[str, Any]]:
+    """Registered characters found in the video, with their owner, the rule applied and the cues."""
+    from safety.rights.models import RightsCharacter, RightsMatch
+    from safety.store import Organisation
+
+    rows = session.execute(
+        select(RightsMatch, RightsCharacter.name, Organisation.name)
+        .join(RightsCharacter, RightsCharacter.id == RightsMatch.character_id)
+        .join(Organisation, Organisation.id == RightsCharacter.organisation_id)
+        .where(RightsMatch.decision_id == decision_id)
+        .order_by(RightsMatch.score.desc())
+    ).all()
+    return [
+        {
+            "character_id": m.character_id,
+            "name": name,
+            "owner": owner,
+            "score": m.score,
+            "methods": m.methods,
+            "outcome": m.outcome,
+            "rule_id": m.rule_id,
+            "effect": m.effect,
+            "reasons": m.reasons,
+            "obligations": m.obligations,
+            "evidence": m.evidence,
+        }
+        for m, name, owner in rows
+    ]

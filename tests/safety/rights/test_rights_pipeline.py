@@ -15,7 +15,7 @@ from safety.events import VideoPublished
 from safety.outcomes import outbound
 from safety.provenance.verify import verify_file
 from safety.rights.models import RightsMatch
-from safety.store import DecisionRow, OutboxMessage, Video
+from safety.store import DecisionRow, OutboxMessage, ReviewItem, Video
 from safety.topics import FEED_RELABEL, FEED_TAKEDOWN
 
 
@@ -148,3 +148,28 @@ def test_reference_clip_reuse_is_found_as_a_near_duplicate(rights: Rights) -> No
     with rights.db.session() as s:
         decision = s.scalar(select(DecisionRow).where(DecisionRow.video_id == "reupload"))
         assert decision is not None and decision.stage_ms["detect:rights"] > 0
+
+
+def test_an_ambiguous_match_is_held_and_the_moderator_sees_character_owner_and_cues(rights: Rights) -> None:
+    r = rights.holder.post(
+        "/v1/rights/characters",
+        json={"slug": "sunny", "name": "Sunny Spongeworth", "names": [{"text": "Sunny", "ambiguous": True}]},
+    )
+    assert r.status_code == 201
+    row = rights.decide("sunny-day", "without.mp4", "Sunny reads a book in the library")
+    assert row.outcome == "held" and row.reasons == ["rights.ambiguous"]
+    with rights.db.session() as s:
+        item = s.scalar(select(ReviewItem).where(ReviewItem.video_id == "sunny-day"))
+        assert item is not None
+        item_id = item.id
+    key = rights.api.user("moderator")
+    ev = rights.api.client(key).get(f"/v1/review/items/{item_id}").json()
+    [match] = ev["rights"]
+    assert (match["name"], match["owner"], match["outcome"]) == ("Sunny Spongeworth", "Acme Studios", "held")
+    assert match["methods"] == ["prompt_name"] and 0.4 <= match["score"] < 0.8
+    assert match["evidence"] and "Sunny" in match["evidence"][0]["text"]
+    browser = rights.api.client()
+    browser.cookies.set("fg_session", key)
+    page = browser.get(f"/ui/items/{item_id}")
+    assert page.status_code == 200 and "Rights: registered characters" in page.text
+    assert "Sunny Spongeworth" in page.text and "no rule: default deny" in page.text
