@@ -53,7 +53,7 @@ class MeSettingsIn(_In):
 class UserIn(_In):
     name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.@\-]{1,128}$")]
     role: Role
-    organisation_id: str | None = None
+    organisation_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     creator_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
     password: Annotated[str, StringConstraints(min_length=10, max_length=256)] | None = None
     key_expires_days: Annotated[int, Field(ge=1, le=3650)] | None = None
