@@ -149,7 +149,9 @@ class DeadLetter(_Event):
     source_partition: int
     source_offset: int
     key_b64: str | None
-    value_b64: str
+    value_b64: str  # the value, cut to the event size limit when it was larger (see value_bytes)
+    value_bytes: int | None = None
+    value_sha256: str | None = None
     attempts: int
     failed_at: datetime
 

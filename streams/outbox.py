@@ -2,6 +2,10 @@
 
 A moderator's approval must reach ``feed.publish`` even if the broker blips at that moment; the
 relay retries until the row is sent, and rows carry their ``decision_id`` for de-duplication.
+
+A relay that starts (a previous process may have died between the broker's acknowledgement and
+``sent_at``) or that just failed first looks each unsent row up on its topic, and marks the ones
+already there sent instead of sending them again (``tests/reliability``, SIGKILL in the relay).
 """
 
 from __future__ import annotations
@@ -9,13 +13,15 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select, update
 
+from safety.faults import failpoint
 from safety.store import Database, OutboxMessage
 from safety.store.models import utcnow
-from streams.worker import make_producer
+from streams.worker import TopicProbe, make_producer
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +37,11 @@ class OutboxRelay:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._producer: Any = None
+        self._probe = TopicProbe(bootstrap)
+        # Rows may have been sent without being marked (a crash, a failed pass): look first.
+        self._unsure = True
         self.sent = 0
+        self.found_sent = 0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
@@ -47,14 +57,17 @@ class OutboxRelay:
             self._thread.join(10)
         if self._producer is not None:
             self._producer.close(timeout=5)
+        self._probe.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 while self.send_pending():
                     pass
+                self._unsure = False  # every row left from before was looked up, and settled
             except Exception:
                 log.warning("outbox relay: send failed, will retry", exc_info=True)
+                self._unsure = True
                 self._reset_producer()
             self._wake.wait(self.interval_s)
             self._wake.clear()
@@ -81,24 +94,58 @@ class OutboxRelay:
             rows = list(s.scalars(q))
             if not rows:
                 return 0
-            if self._producer is None:
+            already = self._already_sent(rows) if self._unsure else set()
+            if already:
+                log.info("outbox relay: %d row(s) already on their topics: not re-sent", len(already))
+                self.found_sent += len(already)
+            todo = [r for r in rows if r.id not in already]
+            if todo and self._producer is None:
                 self._producer = make_producer(self.bootstrap)
             futures = [
                 self._producer.send(
                     r.topic,
                     key=r.key.encode(),
-                    value=json.dumps(r.value).encode(),
+                    value=_value(r),
                     headers=[(k, str(v).encode()) for k, v in r.headers.items()],
                 )
-                for r in rows
+                for r in todo
             ]
-            self._producer.flush(timeout=30)
+            if futures:
+                self._producer.flush(timeout=30)
             for f in futures:
                 f.get(timeout=30)
+            failpoint("outbox.after_send")
             s.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id.in_([r.id for r in rows]))
                 .values(sent_at=utcnow())
             )
-        self.sent += len(rows)
+        self.sent += len(rows) - len(already)
         return len(rows)
+
+    def _already_sent(self, rows: Sequence[OutboxMessage]) -> set[int]:
+        """Ids of ``rows`` whose message (same topic, key and bytes) is already on the topic."""
+        found: set[int] = set()
+        by_topic: dict[str, list[OutboxMessage]] = {}
+        for r in rows:
+            by_topic.setdefault(r.topic, []).append(r)
+        try:
+            for topic, group in by_topic.items():
+                wanted: dict[tuple[bytes, bytes], list[int]] = {}
+                for r in group:
+                    wanted.setdefault((r.key.encode(), _value(r)), []).append(r.id)
+                left = len(group)
+                for record in self._probe.records_since(topic, min(r.created_at for r in group)):
+                    ids = wanted.get((record.key, record.value))
+                    if ids:
+                        found.add(ids.pop(0))
+                        left -= 1
+                        if not left:
+                            break
+        finally:
+            self._probe.close()  # needed once per start or failure: no connection kept open
+        return found
+
+
+def _value(row: OutboxMessage) -> bytes:
+    return json.dumps(row.value).encode()

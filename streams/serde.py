@@ -42,8 +42,10 @@ def parse_event(value: bytes | None) -> VideoGenerated:
         raise PoisonEvent(f"event is not UTF-8: {exc}") from exc
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise PoisonEvent(f"event is not JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:
+        # ValueError, not only JSONDecodeError: an integer literal over Python's digit limit
+        # (``sys.get_int_max_str_digits``) is valid JSON that json.loads refuses with it.
+        raise PoisonEvent(f"event is not JSON: {str(exc)[:200]}") from exc
     if _depth(data, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
         raise PoisonEvent(f"event JSON nests deeper than {MAX_JSON_DEPTH} levels")
     if not isinstance(data, dict):

@@ -4,34 +4,54 @@ At-least-once with an idempotent core: a decision is stored once per (video, pol
 before anything is produced, and a redelivered event whose outcome was already emitted is
 committed without producing again. The loop owns commits (as in quix-streams): outcomes are
 flushed before the offsets that produced them are committed, and on partition revocation.
+
+Faults (each proved by a test in ``tests/reliability``, see docs/RELIABILITY.md):
+
+- an unreachable database or broker is never the event's fault: the event is kept (never
+  dead-lettered), the loop rewinds to the first event not yet checkpointed and backs off (capped
+  at the last ``backoff_s`` step), so consumption pauses until the dependency is back;
+- a checkpoint that fails (flush, ``mark_emitted`` or the offset commit) is rewound the same way
+  instead of stopping the worker, and the producer is replaced so nothing of it stays in flight;
+- a stored decision not yet marked emitted (a crash or a failed checkpoint after the produce) is
+  looked up on its output topic before it is produced again, so a redelivery does not announce
+  it twice.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError, UnsupportedVersionError
 from kafka.structs import OffsetAndMetadata, TopicPartition
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from safety.events import DeadLetter, VideoGenerated
+from safety.faults import failpoint
 from safety.logs import video_context
 from safety.outcomes import outbound
 from safety.service import Handled, Moderator
+from safety.store import DecisionRow
 from streams.metrics import WorkerMetrics
-from streams.serde import PoisonEvent, encode, parse_event
+from streams.serde import MAX_EVENT_BYTES, PoisonEvent, encode, parse_event
 from streams.topics import DEAD_LETTERS, VIDEOS_GENERATED
 
 log = logging.getLogger(__name__)
+
+LOOKBACK = timedelta(minutes=2)
+"""How far before a decision (or outbox row) was stored its message is looked for: producer clocks
+may differ from the clock that stamped the row by this much."""
 
 
 @dataclass
@@ -55,11 +75,26 @@ class WorkerStats:
     emitted: int = 0
     dead_lettered: int = 0
     retries: int = 0
+    found_on_topic: int = 0  # recovered decisions whose outcome was already produced
+    checkpoint_failures: int = 0
     by_outcome: dict[str, int] = field(default_factory=dict)
 
 
 ErrorCallback = Callable[[BaseException, Any], bool]
 """Called with an unexpected error and the Kafka record; return True to dead-letter it now."""
+
+
+def is_infrastructure_error(exc: BaseException) -> bool:
+    """The database or the broker is unreachable or failing: retry without limit, never DLQ.
+
+    Errors about the event's own data (a constraint, a value the column refuses, a message too
+    large for the broker) are not: they are retried ``max_attempts`` times, then dead-lettered.
+    """
+    if isinstance(exc, IntegrityError | DataError):
+        return False
+    if isinstance(exc, DBAPIError | PoolTimeoutError):
+        return True
+    return isinstance(exc, KafkaError) and not isinstance(exc, MessageSizeTooLargeError)
 
 
 def make_producer(bootstrap: str) -> KafkaProducer:
@@ -86,15 +121,76 @@ def make_consumer(cfg: WorkerConfig) -> KafkaConsumer:
     )
 
 
+class TopicProbe:
+    """Reads a topic back from a point in time (no consumer group, nothing committed).
+
+    The recovery paths use it to ask "is this message already there?" before producing it again.
+    It is only called for decisions or outbox rows a crash or a failed checkpoint left unmarked,
+    and reads only what was appended since shortly before they were stored.
+    """
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self._consumer: KafkaConsumer | None = None
+
+    def records_since(self, topic: str, since: datetime, timeout_s: float = 30.0) -> Iterator[Any]:
+        """Every record of ``topic`` appended since about ``since - LOOKBACK`` (all partitions)."""
+        if self._consumer is None:
+            self._consumer = KafkaConsumer(
+                bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False
+            )
+        consumer = self._consumer
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        if not tps:
+            return
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        start_ms = max(0, int((since - LOOKBACK).timestamp() * 1000))
+        try:
+            # None (Kafka) or a negative timestamp (Tansu): nothing at or after that time.
+            start = {
+                tp: found.offset
+                for tp, found in consumer.offsets_for_times({tp: start_ms for tp in tps}).items()
+                if found is not None and found.timestamp >= 0
+            }
+        except UnsupportedVersionError:
+            start = dict(consumer.beginning_offsets(tps))
+        if not start:
+            return
+        consumer.assign(list(start))
+        for tp, offset in start.items():
+            consumer.seek(tp, offset)
+        # The fetch high watermark says where a partition ends (Tansu's ListOffsets "latest" is
+        # wrong after batched produces, see streams.metrics).
+        todo = set(start)
+        deadline = time.monotonic() + timeout_s
+        while todo:
+            if time.monotonic() > deadline:
+                raise KafkaTimeoutError(f"reading {topic} back did not finish within {timeout_s:g} s")
+            for records in consumer.poll(timeout_ms=200).values():
+                yield from records
+            for tp in list(todo):
+                high = consumer.highwater(tp)
+                if high is not None and consumer.position(tp) >= high:
+                    todo.discard(tp)
+
+    def close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            consumer.close(autocommit=False)
+
+
 class _Checkpoint:
     """Offsets processed since the last commit and the outcomes produced for them."""
 
     def __init__(self) -> None:
+        self.first: dict[TopicPartition, int] = {}  # where to rewind to if this checkpoint fails
         self.offsets: dict[TopicPartition, int] = {}
-        self.pending: list[tuple[str, Any]] = []  # (decision_id, produce future)
+        self.pending: list[tuple[str, Any]] = []  # (decision_id, produce future or None)
         self.count = 0
 
     def add(self, tp: TopicPartition, next_offset: int) -> None:
+        self.first.setdefault(tp, next_offset - 1)
         self.offsets[tp] = next_offset
         self.count += 1
 
@@ -122,9 +218,12 @@ class Worker:
         self._stop = threading.Event()
         self._attempts: dict[tuple[TopicPartition, int], int] = {}
         self._checkpoint = _Checkpoint()
+        self._rewind: dict[TopicPartition, int] = {}
+        self._checkpoint_failures = 0
         self._consumer: KafkaConsumer | None = None
         self.metrics = WorkerMetrics()
         self._producer: KafkaProducer | None = None
+        self._probe = TopicProbe(cfg.bootstrap)
 
     # -- lifecycle -------------------------------------------------------------------------
     def stop(self) -> None:
@@ -150,8 +249,10 @@ class Worker:
 
         class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
             def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-                worker._commit()  # hand over only what is produced and recorded
+                worker._checkpoint_or_rewind()  # hand over only what is produced and recorded
                 worker.assigned -= set(revoked)
+                for tp in revoked:  # the next owner starts from the committed offset anyway
+                    worker._rewind.pop(tp, None)
 
             def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
                 worker.assigned |= set(assigned)
@@ -161,7 +262,12 @@ class Worker:
         idle_since = time.monotonic()
         try:
             while not self._stop.is_set():
-                batch = self._consumer.poll(timeout_ms=self.cfg.poll_timeout_ms)
+                try:
+                    batch = self._consumer.poll(timeout_ms=self.cfg.poll_timeout_ms)
+                except KafkaError as exc:
+                    log.warning("poll failed, retrying: %s: %s", type(exc).__name__, exc)
+                    self._stop.wait(self.cfg.backoff_s[-1])
+                    continue
                 if not batch:
                     if (
                         self.cfg.idle_exit_s is not None
@@ -173,7 +279,7 @@ class Worker:
                 self._process_batch(batch)
                 self.metrics.update_lag(self._consumer, self.assigned)
                 idle_since = time.monotonic()  # idle counts from when the work ended, not began
-            self._commit()
+            self._checkpoint_or_rewind()
         finally:
             self._close()
         return self.stats
@@ -184,8 +290,28 @@ class Worker:
                 self._consumer.close(autocommit=False)
             except Exception:  # closing after a broker loss must not mask the real error
                 log.exception("consumer close failed")
+        try:
+            self._probe.close()
+        except Exception:
+            log.exception("topic probe close failed")
         if self._producer is not None:
             self._producer.close(timeout=10)
+
+    def _producer_now(self) -> KafkaProducer:
+        """The producer, re-created after a failed checkpoint threw the last one away."""
+        if self._producer is None:
+            self._producer = make_producer(self.cfg.bootstrap)
+        return self._producer
+
+    def _reset_producer(self) -> None:
+        """Drop the producer with whatever it still holds: nothing of a failed checkpoint may be
+        delivered later, behind the back of the recovery path that decides whether to re-send."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                producer.close(timeout=0)
+            except Exception:
+                log.debug("closing a broken producer failed", exc_info=True)
 
     # -- the loop body ---------------------------------------------------------------------
     def _process_batch(self, batch: dict[TopicPartition, list[Any]]) -> None:
@@ -198,28 +324,35 @@ class Worker:
                     if self._stop.is_set() or not self._process_guarded(tp, records[0]):
                         return
                     records.pop(0)
-                    if self._checkpoint.count >= self.cfg.commit_every:
-                        self._commit()
+                    if self._checkpoint.count >= self.cfg.commit_every and not self._checkpoint_or_rewind():
+                        self._stop.wait(self._checkpoint_backoff())
+                        return
         finally:
             for tp, records in left.items():
-                if records and tp in self.assigned:
-                    self._consumer.seek(tp, records[0].offset)
+                if records:
+                    self._rewind_to(tp, records[0].offset)
+            self._apply_rewinds()
 
     def _process_guarded(self, tp: TopicPartition, record: Any) -> bool:
         """Process one record; False means 'retry it later' (the batch stops here)."""
+        key = (tp, record.offset)
         try:
             self._process(record)
-        except DBAPIError as exc:
-            # Infrastructure, not the event: keep the event, back off, retry without limit.
-            self._retry_later(tp, record.offset, exc, dead_letter_after=None)
-            return False
         except Exception as exc:
+            if is_infrastructure_error(exc):
+                # Not the event's fault: keep it, back off, retry without limit.
+                self._retry_later(tp, record.offset, exc, dead_letter_after=None)
+                return False
             dlq_now = self.on_error(exc, record) if self.on_error else False
             if not (dlq_now or self._retry_later(tp, record.offset, exc, self.cfg.max_attempts)):
                 return False
-            self._dead_letter(record, exc, self._attempts.pop((tp, record.offset), 1))
+            try:
+                self._dead_letter(record, exc, self._attempts.get(key, 1))
+            except Exception as dlq_exc:  # the DLQ is unreachable too: keep the event
+                self._retry_later(tp, record.offset, dlq_exc, dead_letter_after=None)
+                return False
             self._checkpoint.add(tp, record.offset + 1)
-        self._attempts.pop((tp, record.offset), None)
+        self._attempts.pop(key, None)
         return True
 
     def _retry_later(
@@ -235,15 +368,16 @@ class Worker:
         self.stats.retries += 1
         delay = self.cfg.backoff_s[min(attempts - 1, len(self.cfg.backoff_s) - 1)]
         log.warning(
-            "event %s[%d]@%d failed (attempt %d), retrying in %.1f s: %s",
+            "event %s[%d]@%d failed (attempt %d), retrying in %.1f s: %s: %s",
             tp.topic,
             tp.partition,
             offset,
             attempts,
             delay,
+            type(exc).__name__,
             exc,
         )
-        self._commit_quietly()
+        self._checkpoint_or_rewind()
         self._stop.wait(delay)
         return False
 
@@ -257,6 +391,7 @@ class Worker:
             self._checkpoint.add(tp, record.offset + 1)
             return
         with video_context(event.video_id):
+            failpoint("worker.before_moderate")
             handled = self.moderator.handle(event)
             self.metrics.observe(handled)
             if handled.fresh:
@@ -265,10 +400,14 @@ class Worker:
                 self.stats.replayed += 1
             row = handled.row
             self.stats.by_outcome[row.outcome] = self.stats.by_outcome.get(row.outcome, 0) + 1
-            if row.emitted_at is None:
-                self._emit(event, handled)
-            else:
+            if row.emitted_at is not None:
                 log.info("already decided and emitted (decision %s): not re-emitting", row.id)
+            elif not handled.fresh and self._already_announced(event, row):
+                log.info("decision %s is already on its topic: marked emitted, not produced again", row.id)
+                self.stats.found_on_topic += 1
+                self._checkpoint.pending.append((row.id, None))
+            else:
+                self._emit(event, handled)
             log.info(
                 "decided %s%s (%s)",
                 row.outcome,
@@ -279,10 +418,19 @@ class Worker:
         if self.on_handled is not None:
             self.on_handled(handled)
 
+    def _already_announced(self, event: VideoGenerated, row: DecisionRow) -> bool:
+        """Whether the stored decision's outcome is on its topic (produced before a crash or a
+        failed checkpoint could mark it emitted). Only redeliveries of unmarked decisions ask."""
+        topic, _ = outbound(row, event.creator.id)
+        wanted = row.id.encode()
+        return any(
+            dict(r.headers or []).get("decision_id") == wanted
+            for r in self._probe.records_since(topic, row.created_at)
+        )
+
     def _emit(self, event: VideoGenerated, handled: Handled) -> None:
-        assert self._producer is not None
         topic, message = outbound(handled.row, event.creator.id)
-        future = self._producer.send(
+        future = self._producer_now().send(
             topic,
             key=event.video_id.encode(),
             value=encode(message),
@@ -294,42 +442,80 @@ class Worker:
         self._checkpoint.pending.append((handled.row.id, future))
 
     def _dead_letter(self, record: Any, exc: BaseException, attempts: int) -> None:
-        assert self._producer is not None
-        self.stats.dead_lettered += 1
+        value = bytes(record.value or b"")
         letter = DeadLetter(
             error=str(exc)[:4000],
             error_type=type(exc).__name__,
             source_topic=record.topic,
             source_partition=record.partition,
             source_offset=record.offset,
-            key_b64=base64.b64encode(record.key).decode() if record.key is not None else None,
-            value_b64=base64.b64encode(record.value or b"").decode(),
+            key_b64=base64.b64encode(record.key[:1024]).decode() if record.key is not None else None,
+            # Cut to the event limit: a letter must fit the producer's request size, or the poison
+            # event could never leave the partition. Size and hash identify the original.
+            value_b64=base64.b64encode(value[:MAX_EVENT_BYTES]).decode(),
+            value_bytes=len(value),
+            value_sha256=hashlib.sha256(value).hexdigest(),
             attempts=attempts,
             failed_at=datetime.now(UTC),
         )
         log.warning("dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc)
-        future = self._producer.send(DEAD_LETTERS, key=record.key, value=encode(letter))
+        future = self._producer_now().send(DEAD_LETTERS, key=record.key, value=encode(letter))
+        self.stats.dead_lettered += 1
         self._checkpoint.pending.append(("", future))
 
     # -- checkpoint --------------------------------------------------------------------------
     def _commit(self) -> None:
         """Flush outcomes, record them as emitted, then commit the offsets that produced them."""
         cp = self._checkpoint
-        if cp.empty() or self._consumer is None or self._producer is None:
+        if cp.empty() or self._consumer is None:
             return
-        self._producer.flush(timeout=30)
-        for _, future in cp.pending:
+        futures = [future for _, future in cp.pending if future is not None]
+        if futures:
+            self._producer_now().flush(timeout=30)
+        for future in futures:
             future.get(timeout=30)  # raises if the broker refused: nothing gets committed
+        failpoint("worker.after_produce")
         emitted = [decision_id for decision_id, _ in cp.pending if decision_id]
         self.moderator.repo.mark_emitted(emitted)
-        self.stats.emitted += len(emitted)
+        failpoint("worker.before_commit")
         if cp.offsets:
             self._consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in cp.offsets.items()})
+        self.stats.emitted += len(emitted)
         self._checkpoint = _Checkpoint()
+        self._checkpoint_failures = 0
 
-    def _commit_quietly(self) -> None:
+    def _checkpoint_or_rewind(self) -> bool:
+        """Commit the checkpoint. If any step fails (broker or database away), rewind its
+        partitions to their first uncommitted event and return False: those events come back,
+        find their stored decisions, and are announced at most once (``_already_announced``)."""
         try:
             self._commit()
-        except Exception:
-            log.exception("checkpoint failed; the uncommitted events will be redelivered")
-            self._checkpoint = _Checkpoint()
+            return True
+        except Exception as exc:
+            cp, self._checkpoint = self._checkpoint, _Checkpoint()
+            self._checkpoint_failures += 1
+            self.stats.checkpoint_failures += 1
+            for tp, offset in cp.first.items():
+                self._rewind_to(tp, offset)
+            self._reset_producer()
+            log.warning(
+                "checkpoint failed (%s: %s): %d event(s) rewound for redelivery",
+                type(exc).__name__,
+                exc,
+                cp.count,
+            )
+            return False
+
+    def _checkpoint_backoff(self) -> float:
+        steps = self.cfg.backoff_s
+        return steps[min(self._checkpoint_failures - 1, len(steps) - 1)]
+
+    def _rewind_to(self, tp: TopicPartition, offset: int) -> None:
+        self._rewind[tp] = min(offset, self._rewind.get(tp, offset))
+
+    def _apply_rewinds(self) -> None:
+        assert self._consumer is not None
+        rewind, self._rewind = self._rewind, {}
+        for tp, offset in rewind.items():
+            if tp in self.assigned:
+                self._consumer.seek(tp, offset)

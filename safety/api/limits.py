@@ -60,24 +60,35 @@ class BodySizeLimit:
             await _send_problem(send, 413, "payload-too-large", title, [])
             return
         seen = 0
+        refused = started = False
 
         async def limited() -> Message:
-            nonlocal seen
+            # Answer 413 ourselves as soon as a streamed body passes the limit: an exception
+            # raised here would reach the route, and FastAPI turns body-reading errors into 400.
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise _TooLarge
+                    refused = True
+                    if not started:  # (an app already answering cannot be answered over)
+                        await _send_problem(send, 413, "payload-too-large", title, [])
+                    return {"type": "http.disconnect"}
             return message
 
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if not refused:  # after the 413, whatever the app still says is dropped
+                started = started or message["type"] == "http.response.start"
+                await send(message)
+
         try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await _send_problem(send, 413, "payload-too-large", title, [])
-
-
-class _TooLarge(Exception):
-    pass
+            await self.app(scope, limited, guarded)
+        except Exception:
+            if not refused:
+                raise  # the app's own failure: not ours to hide
 
 
 class TokenBuckets:
@@ -103,10 +114,24 @@ class TokenBuckets:
                 self._buckets.clear()
             return (1.0 - tokens) / self.rate
 
+    def wait(self, identity: str) -> float:
+        """Like :meth:`take` without spending: 0.0 when a token is there, else seconds to wait."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(identity, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - last) * self.rate)
+        return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
 
 class RateLimit:
     """429 + Retry-After once an identity's bucket is empty; the identity is the API key id
-    (parsed without a database hit), else the session cookie, else the client address."""
+    (parsed without a database hit), else the client address.
+
+    A key id is only a claim until the route checks the key, so a client could mint a fresh id
+    (and a fresh bucket) per request. Every failed authentication (401) therefore also spends
+    from its address's failure budget, and an address that has spent it gets 429 for requests
+    that present a key, until the budget refills.
+    """
 
     def __init__(self, app: ASGIApp, buckets: TokenBuckets, exempt: Callable[[str], bool]) -> None:
         self.app = app
@@ -123,10 +148,13 @@ class RateLimit:
         if auth.lower().startswith("bearer "):
             key_id = parse_key_id(auth[7:].strip())
             identity = f"key:{key_id}" if key_id else None
+        client = scope.get("client") or ("?", 0)
+        failures = f"fail:{client[0]}"
         if identity is None:
-            client = scope.get("client") or ("?", 0)
             identity = f"addr:{client[0]}"
-        wait = self.buckets.take(identity)
+            wait = self.buckets.take(identity)
+        else:
+            wait = self.buckets.wait(failures) or self.buckets.take(identity)
         if wait > 0:
             await _send_problem(
                 send,
@@ -136,7 +164,13 @@ class RateLimit:
                 [(b"retry-after", str(max(1, int(wait + 0.999))).encode())],
             )
             return
-        await self.app(scope, receive, send)
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                self.buckets.take(failures)
+            await send(message)
+
+        await self.app(scope, receive, watch)
 
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]

@@ -7,10 +7,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_BASE = "https://feedguard.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
+RETRY_AFTER_S = 5  # what a client waiting out a database outage is told (as /readyz says)
 
 _STATUS_TYPES = {
     400: "bad-request",
@@ -25,6 +28,24 @@ _STATUS_TYPES = {
     429: "rate-limited",
     503: "unavailable",
 }
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached or dropped the connection: the request may be retried."""
+    if isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def unavailable_response(path: str) -> JSONResponse:
+    return problem_response(
+        503,
+        "database-unavailable",
+        "The database is unavailable",
+        "Nothing was changed; retry after the time in Retry-After.",
+        path,
+        {"Retry-After": str(RETRY_AFTER_S)},
+    )
 
 
 class Problem(Exception):
@@ -101,10 +122,32 @@ def install(app: FastAPI) -> None:
             dict(exc.headers or {}),
         )
 
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(DisconnectionError)
+    @app.exception_handler(PoolTimeoutError)
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        if database_unavailable(exc):
+            import logging
+
+            logging.getLogger("feedguard.api").warning(
+                "database unavailable on %s: %s", request.url.path, type(exc).__name__
+            )
+            return unavailable_response(request.url.path)
+        if isinstance(exc, DataError):
+            # A value the database cannot represent (NUL in text, an integer beyond int64): the
+            # request's fault, so a 422 rather than a 500.
+            return problem_response(
+                422, "unrepresentable-value", "A parameter holds a value that cannot be stored or compared",
+                None, request.url.path,
+            )  # fmt: skip
+        return await _unexpected(request, exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         import logging
 
+        if database_unavailable(exc):  # raised outside the routes (middleware, lifespan)
+            return unavailable_response(request.url.path)
         logging.getLogger("feedguard.api").exception("unhandled error on %s", request.url.path)
         return problem_response(500, "internal", "Internal error", None, request.url.path)
 

@@ -11,21 +11,23 @@ import collections
 import io
 import logging
 import math
+import queue
 import re
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import IO, cast
 
 import numpy as np
 
 from classifiers.base import Frame, FrameBatch
+from classifiers.sessions import perf_disabled, prefetcher, worker_threads
 from safety.media.errors import MediaRejected, MediaUnavailable
 from safety.media.limits import MediaLimits
-from safety.media.probe import VideoInfo, ffmpeg_input_args
+from safety.media.probe import MAX_PIXELS_EXCEEDED, VideoInfo, ffmpeg_input_args
 
-__all__ = ["FFMPEG", "frame_size", "sample_frames"]
+__all__ = ["FFMPEG", "decoder_threads", "frame_size", "sample_frames"]
 
 FFMPEG = "ffmpeg"
 
@@ -37,7 +39,18 @@ _SHOWINFO = re.compile(
     rb"^\[Parsed_showinfo_\d+ @ 0x[0-9a-fA-F]+\] \[info\] n:\s*\d+ "
     rb".*?\bpts_time:\s*(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)"
 )
+_PIXELS_MARKER = MAX_PIXELS_EXCEEDED.encode()
 _GRID_SLACK_S = 1e-4  # tolerate float error in t - prev_selected_t on non-integer time bases
+
+
+def decoder_threads() -> list[str]:
+    """``-threads N`` (an input option) when the worker has a thread budget, else ffmpeg's default.
+
+    ffmpeg's default is one thread per core (plus one) per process: two workers on two cores would
+    each run three decoding threads. ``FEEDGUARD_WORKER_THREADS`` is set to cores / workers.
+    """
+    threads = worker_threads()
+    return ["-threads", str(threads)] if threads is not None else []
 
 
 def frame_size(width: int, height: int, max_side: int) -> tuple[int, int]:
@@ -66,6 +79,31 @@ def _check_complete(info: VideoInfo, timestamps: Sequence[float], fps: float, li
         )
 
 
+def _check_not_longer(info: VideoInfo, timestamps: Sequence[float], limits: MediaLimits) -> None:
+    """Refuse a file that plays on well past the duration its container declares.
+
+    The duration limit was checked against the declaration; a container can claim 10 s and
+    hold hours. Such a video would be sampled only as far as the frame cap reaches and then
+    published whole, so it is refused: as too long when it plays past the limit itself.
+    """
+    if not timestamps:
+        return
+    last = max(timestamps)
+    slack = max(1.0, 0.1 * info.duration_s)
+    if last > limits.max_duration_s:
+        raise MediaRejected(
+            "media.too_long",
+            f"The video plays for more than {last:.1f} s although it declares {info.duration_s:.1f} s; "
+            f"the limit is {limits.max_duration_s:g} s.",
+        )
+    if last > info.duration_s + slack:
+        raise MediaRejected(
+            "media.corrupt",
+            f"The video plays for more than {last:.1f} s although it declares {info.duration_s:.1f} s; "
+            "the file looks damaged.",
+        )
+
+
 def sample_frames(
     info: VideoInfo,
     *,
@@ -73,8 +111,14 @@ def sample_frames(
     scene_threshold: float | None = 0.3,
     max_side: int = 512,
     limits: MediaLimits,
+    prefetch: Iterable[object] = (),
 ) -> FrameBatch:
     """Decode ``info.path`` into frames about every ``1/fps`` s plus at scene cuts.
+
+    ``prefetch``: detectors whose ``prefetch(frames)`` should get the frames while the rest of the
+    video still decodes (a background thread, a few frames at a time; see
+    :func:`classifiers.sessions.prefetcher`), so their model work overlaps ffmpeg's. Their results
+    are only a cache: a failed or unfinished prefetch changes nothing but time.
 
     ``scene_threshold`` (0..1, ffmpeg's ``scene`` score) adds frames where the picture changes
     abruptly; ``None`` samples the time grid only. Raises :class:`MediaRejected`
@@ -92,11 +136,12 @@ def sample_frames(
         raise ValueError("limits.max_sampled_frames must be at least 1")
 
     width, height = frame_size(info.display_width, info.display_height, max_side)
-    cmd = _command(info, fps, scene_threshold, width, height, limits.max_sampled_frames)
-    frames, timestamps = _run(cmd, width, height, limits)
+    cmd = _command(info, fps, scene_threshold, width, height, limits.max_sampled_frames, limits.max_pixels)
+    frames, timestamps = _run(cmd, width, height, limits, prefetcher(prefetch))
     if len(timestamps) < len(frames):
         timestamps = [i / fps for i in range(len(frames))]
     _check_complete(info, timestamps, fps, limits)
+    _check_not_longer(info, timestamps, limits)
     return FrameBatch(
         frames=frames,
         timestamps=timestamps[: len(frames)],
@@ -106,13 +151,21 @@ def sample_frames(
 
 
 def _command(
-    info: VideoInfo, fps: float, scene_threshold: float | None, width: int, height: int, max_frames: int
+    info: VideoInfo,
+    fps: float,
+    scene_threshold: float | None,
+    width: int,
+    height: int,
+    max_frames: int,
+    max_pixels: int | None = None,
 ) -> list[str]:
     interval = max(1.0 / fps - _GRID_SLACK_S, 0.0)
     expr = rf"isnan(prev_selected_t)+gte(t-prev_selected_t\,{interval:.9g})"
     if scene_threshold is not None:
         expr += rf"+gt(scene\,{scene_threshold:.9g})"
-    graph = f"select='{expr}',showinfo,scale={width}:{height}"
+    # checksum=0: showinfo would otherwise hash and take statistics of every kept full-size frame.
+    showinfo = "showinfo" if perf_disabled("sample_lean") else "showinfo=checksum=0"
+    graph = f"select='{expr}',{showinfo},scale={width}:{height}"
     return [
         FFMPEG,
         "-hide_banner",
@@ -121,7 +174,8 @@ def _command(
         # showinfo logs at info level, so "-v error" would hide the timestamps we need.
         "-loglevel",
         "level+info",
-        *ffmpeg_input_args(info.path),
+        *decoder_threads(),
+        *ffmpeg_input_args(info.path, max_pixels=max_pixels),
         "-map",
         "0:V:0",
         "-an",
@@ -149,6 +203,7 @@ class _StderrReader(threading.Thread):
         self._stream = stream
         self.timestamps: list[float] = []
         self.tail: collections.deque[str] = collections.deque(maxlen=20)
+        self.too_many_pixels = False  # a decoder refused a frame over -max_pixels
 
     def run(self) -> None:
         for line in self._stream:
@@ -156,12 +211,50 @@ class _StderrReader(threading.Thread):
             if match is not None:
                 self.timestamps.append(float(match.group(1)))
             elif line.startswith(b"[") and b"[info]" not in line[:64]:
+                self.too_many_pixels = self.too_many_pixels or _PIXELS_MARKER in line
                 self.tail.append(line.decode("utf-8", "replace").rstrip())
 
 
-def _run(cmd: list[str], width: int, height: int, limits: MediaLimits) -> tuple[list[Frame], list[float]]:
+class _Prefetch:
+    """Hands frames to ``fn`` in a background thread, ``chunk`` at a time, in decoding order."""
+
+    def __init__(self, fn: Callable[[Sequence[Frame]], None], chunk: int = 4) -> None:
+        self._fn = fn
+        self._chunk = chunk
+        self._pending: list[Frame] = []
+        self._queue: queue.SimpleQueue[list[Frame] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="frame-prefetch", daemon=True)
+        self._thread.start()
+
+    def add(self, frame: Frame) -> None:
+        self._pending.append(frame)
+        if len(self._pending) >= self._chunk:
+            self._queue.put(self._pending)
+            self._pending = []
+
+    def close(self, wait_s: float) -> None:
+        """Send what is left and wait (at most ``wait_s``) for the thread to finish it."""
+        if self._pending:
+            self._queue.put(self._pending)
+            self._pending = []
+        self._queue.put(None)
+        self._thread.join(timeout=max(0.0, wait_s))
+
+    def _loop(self) -> None:
+        while (frames := self._queue.get()) is not None:
+            self._fn(frames)  # prefetcher() already logs and swallows detector errors
+
+
+def _run(
+    cmd: list[str],
+    width: int,
+    height: int,
+    limits: MediaLimits,
+    on_frames: Callable[[Sequence[Frame]], None] | None = None,
+) -> tuple[list[Frame], list[float]]:
     frame_bytes = width * height * 3
     started = time.monotonic()
+    early = _Prefetch(on_frames) if on_frames is not None else None
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
     stdout = cast(io.BufferedIOBase, proc.stdout)
@@ -185,6 +278,8 @@ def _run(cmd: list[str], width: int, height: int, limits: MediaLimits) -> tuple[
             if buf is None:
                 break
             frames.append(np.frombuffer(buf, dtype=np.uint8).reshape(height, width, 3))
+            if early is not None:
+                early.add(frames[-1])
         if len(frames) >= limits.max_sampled_frames and proc.poll() is None:
             stopped_early = True
             proc.kill()
@@ -197,12 +292,21 @@ def _run(cmd: list[str], width: int, height: int, limits: MediaLimits) -> tuple[
         proc.stdout.close()
         reader.join(timeout=5.0)
         proc.stderr.close()
+        if early is not None:  # let the last frames' detector work finish within the decode deadline
+            early.close(limits.decode_timeout_s - (time.monotonic() - started))
 
     elapsed = time.monotonic() - started
     if timed_out.is_set():
         raise MediaUnavailable(
             "media.timeout",
             f"decoding took longer than {limits.decode_timeout_s:g} s ({len(frames)} frames read)",
+        )
+    if reader.too_many_pixels:
+        # The header passed the probe, but a later frame is bigger than the limit (a tiny file
+        # that decodes to huge frames): the decoder refused it before allocating it.
+        raise MediaRejected(
+            "media.resolution_too_high",
+            f"A frame of the video has more than {limits.max_pixels} pixels, the limit.",
         )
     if not frames:
         log.info("ffmpeg decoded no frames (exit %s): %s", proc.returncode, " | ".join(reader.tail))

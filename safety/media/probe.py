@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,15 @@ from typing import Any
 from safety.media.errors import MediaRejected, MediaUnavailable
 from safety.media.limits import MediaLimits, format_bytes
 
-__all__ = ["ALLOWED_DEMUXERS", "FFPROBE", "IMAGE_CODECS", "VideoInfo", "ffmpeg_input_args", "probe"]
+__all__ = [
+    "ALLOWED_DEMUXERS",
+    "FFPROBE",
+    "IMAGE_CODECS",
+    "MAX_PIXELS_EXCEEDED",
+    "VideoInfo",
+    "ffmpeg_input_args",
+    "probe",
+]
 
 FFPROBE = "ffprobe"
 
@@ -33,16 +42,26 @@ IMAGE_CODECS = frozenset({"png", "mjpeg", "jpeg2000", "bmp", "tiff", "webp", "gi
 """Still-image codecs: with no positive duration they are a picture, not a video."""
 
 
-def ffmpeg_input_args(path: Path) -> list[str]:
+MAX_PIXELS_EXCEEDED = "exceeds specified max pixel count"
+_PICTURE_SIZE = re.compile(r"Picture size (\d+)x(\d+) exceeds")
+"""What libavcodec logs when a frame is over ``-max_pixels`` (the decoder refuses to allocate it)."""
+
+
+def ffmpeg_input_args(path: Path, *, max_pixels: int | None = None) -> list[str]:
     """Input options shared by ffprobe and ffmpeg: only local files, only video containers.
 
     ``file:`` forces the file protocol, so a name like ``concat:...`` or ``-x.mp4`` is a name.
+    ``max_pixels`` makes the decoders refuse any frame with more pixels *before* allocating it:
+    the container's header is only a claim, and a tiny file can hold a frame of hundreds of
+    megapixels (a PNG of one colour compresses 1000:1) after a small first frame.
     """
+    limit = ["-max_pixels", str(max_pixels)] if max_pixels is not None else []
     return [
         "-protocol_whitelist",
         "file",
         "-format_whitelist",
         ",".join(ALLOWED_DEMUXERS),
+        *limit,
         "-i",
         "file:" + os.fspath(path.absolute()),
     ]
@@ -109,7 +128,7 @@ def probe(path: Path, limits: MediaLimits) -> VideoInfo:
             f"The media file is {format_bytes(size)}; the limit is {format_bytes(limits.max_bytes)}.",
         )
 
-    data = _run_ffprobe(path, limits.probe_timeout_s)
+    data, refused = _run_ffprobe(path, limits)
     streams = [s for s in data.get("streams", []) if isinstance(s, dict)]
     fmt_raw = data.get("format")
     fmt: dict[str, Any] = fmt_raw if isinstance(fmt_raw, dict) else {}
@@ -126,6 +145,8 @@ def probe(path: Path, limits: MediaLimits) -> VideoInfo:
 
     width = _int(video.get("width")) or 0
     height = _int(video.get("height")) or 0
+    if (width <= 0 or height <= 0) and refused is not None:
+        width, height = refused  # the decoder refused a frame this big: the limits below say so
     if width <= 0 or height <= 0:
         raise MediaRejected(
             "media.corrupt", "The video's frame size cannot be read; the file may be damaged."
@@ -174,9 +195,15 @@ def _check_limits(info: VideoInfo, limits: MediaLimits) -> None:
         )
 
 
-def _run_ffprobe(path: Path, timeout_s: float) -> dict[str, Any]:
+def _run_ffprobe(path: Path, limits: MediaLimits) -> tuple[dict[str, Any], tuple[int, int] | None]:
+    """ffprobe's JSON, and the frame size a decoder refused for being over ``max_pixels``.
+
+    ffprobe decodes a frame to learn the size of some codecs; over the limit the decoder refuses
+    to allocate it and the size reads as 0x0, which must not look like damage.
+    """
+    timeout_s = limits.probe_timeout_s
     cmd = [FFPROBE, "-v", "error", "-print_format", "json", "-show_format", "-show_streams"]
-    cmd += ffmpeg_input_args(path)
+    cmd += ffmpeg_input_args(path, max_pixels=limits.max_pixels)
     try:
         proc = subprocess.run(
             cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s, check=False
@@ -184,7 +211,17 @@ def _run_ffprobe(path: Path, timeout_s: float) -> dict[str, Any]:
     except subprocess.TimeoutExpired:
         raise MediaUnavailable("media.timeout", f"ffprobe took longer than {timeout_s:g} s") from None
     stderr = proc.stderr.decode("utf-8", "replace")
+    refused: tuple[int, int] | None = None
+    if MAX_PIXELS_EXCEEDED in stderr:
+        size = _PICTURE_SIZE.search(stderr)
+        refused = (int(size[1]), int(size[2])) if size else (limits.max_pixels + 1, 1)
     if proc.returncode != 0:
+        if refused is not None:
+            w, h = refused
+            raise MediaRejected(
+                "media.resolution_too_high",
+                f"The video is {w}x{h} ({w * h} pixels per frame); the limit is {limits.max_pixels} pixels.",
+            )
         if "not on whitelist" in stderr:
             raise MediaRejected("media.no_video", "The file is not in a supported video format.")
         raise MediaRejected("media.corrupt", "The file cannot be read as a video; it may be damaged.")
@@ -196,7 +233,7 @@ def _run_ffprobe(path: Path, timeout_s: float) -> dict[str, Any]:
         ) from None
     if not isinstance(data, dict):
         raise MediaRejected("media.corrupt", "The file cannot be read as a video; it may be damaged.")
-    return data
+    return data, refused
 
 
 def _first_video_stream(streams: list[dict[str, Any]]) -> dict[str, Any] | None:

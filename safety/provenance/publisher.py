@@ -20,6 +20,7 @@ from typing import Any
 import c2pa
 
 from safety.assets import AssetStore
+from safety.faults import failpoint
 from safety.media.samples import drawtext_available
 from safety.provenance.config import ProvenanceConfig
 from safety.provenance.encode import SourceFormat, encode_final, probe_source
@@ -92,34 +93,75 @@ class ProvenancePublisher:
         if reused is not None:
             return reused
         started = time.monotonic()
-        fmt = probe_source(request.source)
+        fmt = SourceFormat.from_info(request.info) or probe_source(request.source)
         with tempfile.TemporaryDirectory(prefix="fg-publish-", dir=self.work_dir) as tmp:
             workdir = Path(tmp)
             encoded, signed = workdir / "encoded.mp4", workdir / "signed.mp4"
             mark = None
             if self.config.watermark:
-                mark = Embedder(watermark_id, fmt.width, fmt.height, self.config.watermark_strength,
-                                self.config.watermark_key_bytes).apply
+                mark = Embedder(
+                    watermark_id,
+                    fmt.width,
+                    fmt.height,
+                    self.config.watermark_strength,
+                    self.config.watermark_key_bytes,
+                )  # added inside the encoding ffmpeg (encode.encode_final)
             vf = badge_filter(request.event.creator.id, fmt, workdir) if self.config.visible_badge else None
-            stats = encode_final(request.source, encoded, fmt, mark=mark, crf=self.config.crf,
-                                 preset=self.config.preset, vf=vf, timeout_s=self.config.encode_timeout_s)
+            stats = encode_final(
+                request.source,
+                encoded,
+                fmt,
+                mark=mark,
+                crf=self.config.crf,
+                preset=self.config.preset,
+                vf=vf,
+                timeout_s=self.config.encode_timeout_s,
+            )
             encoded_s = time.monotonic() - started
             manifest, ingredients = build_manifest(
-                request, watermark_id, watermarked=self.config.watermark,
-                parent=self._parent(request.event.remix_of), claim_generator=self.config.claim_generator,
+                request,
+                watermark_id,
+                watermarked=self.config.watermark,
+                parent=self._parent(request.event.remix_of),
+                claim_generator=self.config.claim_generator,
             )
             with open(encoded, "rb") as src, open(signed, "w+b") as dst:
+                failpoint("provenance.sign")  # fault tests: killed mid-publish
                 self.signer.sign(manifest, src, dst, ingredients)
+            signed_s = time.monotonic() - started
             store_json, label = _read_back(signed)
             digest = file_sha256(signed)
             uri = self.assets.put(key, signed)
-        self.records.record(ProvenanceRecord(
-            watermark_id=watermark_id, video_id=video_id, decision_id=request.decision_id, asset_uri=uri,
-            manifest_json=store_json, manifest_label=label, signed_at=utcnow(),
-            algorithm=self.signer.algorithm, sha256=digest,
-        ))
-        log.info("published %s: %d frames, encode %.2f s, total %.2f s, watermark %s", video_id,
-                 stats.frames, encoded_s, time.monotonic() - started, watermark_id)
+        self.records.record(
+            ProvenanceRecord(
+                watermark_id=watermark_id,
+                video_id=video_id,
+                decision_id=request.decision_id,
+                asset_uri=uri,
+                manifest_json=store_json,
+                manifest_label=label,
+                signed_at=utcnow(),
+                algorithm=self.signer.algorithm,
+                sha256=digest,
+            )
+        )
+        total_s = time.monotonic() - started
+        log.info(
+            "published %s: %d frames, encode %.2f s, total %.2f s, watermark %s",
+            video_id,
+            stats.frames,
+            encoded_s,
+            total_s,
+            watermark_id,
+            extra={
+                "publish_ms": {
+                    "probe_pattern": round((encoded_s - stats.seconds) * 1000, 1),
+                    "watermark_encode": round(stats.seconds * 1000, 1),
+                    "c2pa_sign": round((signed_s - encoded_s) * 1000, 1),
+                    "read_back_store": round((total_s - signed_s) * 1000, 1),
+                }
+            },
+        )
         return PublishedAsset(uri=uri, watermark_id=watermark_id, manifest=_summary(store_json, label))
 
     def _already_published(self, watermark_id: str) -> PublishedAsset | None:
@@ -133,8 +175,11 @@ class ProvenancePublisher:
             return None
         if not path.is_file() or file_sha256(path) != row.sha256:
             return None
-        return PublishedAsset(uri=row.asset_uri, watermark_id=watermark_id,
-                              manifest=_summary(row.manifest_json, row.manifest_label))
+        return PublishedAsset(
+            uri=row.asset_uri,
+            watermark_id=watermark_id,
+            manifest=_summary(row.manifest_json, row.manifest_label),
+        )
 
     def _parent(self, remix_of: str | None) -> Parent | None:
         if not remix_of:
