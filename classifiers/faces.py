@@ -10,6 +10,7 @@ only finds faces that fill a good part of the frame (selfie distance).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -22,12 +23,12 @@ from classifiers.base import Box, Frame
 from classifiers.image_ops import (
     F32,
     Letterbox,
-    cpu_session,
     iou_one_to_many,
     letterbox,
     stack_frames,
     to_tensor,
 )
+from classifiers.sessions import FrameMemo, default_batch, default_threads, perf_disabled, shared_session
 
 KEYPOINT_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth", "right_ear", "left_ear")
 """BlazeFace's six keypoints, in output order ("right" is the subject's right: image left)."""
@@ -65,8 +66,38 @@ def _anchors(size: int, strides: Sequence[int], per_stride: dict[int, int]) -> F
     return np.concatenate(centres)
 
 
+# Candidates below this score are not kept for other detectors (every threshold in use is far
+# above it); a detector asking for a lower threshold runs the model itself.
+SHARE_MIN_SCORE = 0.05
+
+
+@dataclass(frozen=True)
+class _FrameOutputs:
+    """One frame's candidate anchors (before thresholds and NMS), kept for every detector."""
+
+    anchors: npt.NDArray[np.intp]  # indices of the anchors scoring >= SHARE_MIN_SCORE
+    regressors: F32  # their raw box and keypoint regressors
+    scores: F32  # their scores
+    letterbox: Letterbox
+
+
+_memos_lock = threading.Lock()
+_memos: dict[str, FrameMemo[_FrameOutputs]] = {}  # model file -> outputs per live frame
+
+
+def _memo(key: str) -> FrameMemo[_FrameOutputs]:
+    with _memos_lock:
+        return _memos.setdefault(key, FrameMemo())
+
+
 class FaceDetector:
-    """Batched BlazeFace: ``detect(frames) -> one list of Face per frame``; call ``close()`` when done."""
+    """Batched BlazeFace: ``detect(frames) -> one list of Face per frame``; call ``close()`` when done.
+
+    Several detectors look for faces in the same frames (the minor estimate, likeness): the
+    model runs once per frame and per variant (outputs are remembered while the frame lives),
+    and each instance applies its own score threshold, NMS and size filter to the shared
+    outputs. The session is shared too (:func:`classifiers.sessions.shared_session`).
+    """
 
     VARIANTS: ClassVar[dict[str, _Variant]] = {
         # short range: 4 SSD layers at strides 8,16,16,16, two anchors each -> 512 + 384 = 896 anchors
@@ -83,8 +114,8 @@ class FaceDetector:
         iou_threshold: float = 0.3,
         max_faces: int = 20,
         min_face_size: float = 0.0,
-        intra_op_num_threads: int = 2,
-        batch_size: int = 32,
+        intra_op_num_threads: int | None = None,
+        batch_size: int | None = None,
     ) -> None:
         if model not in self.VARIANTS:
             raise ValueError(f"face model must be one of {sorted(self.VARIANTS)}, got {model!r}")
@@ -94,9 +125,12 @@ class FaceDetector:
         self.iou_threshold = float(iou_threshold)
         self.max_faces = int(max_faces)
         self.min_face_size = float(min_face_size)
-        self.batch_size = max(1, int(batch_size))
+        self.batch_size = max(1, int(batch_size if batch_size is not None else default_batch()))
         path = resources.files("classifiers").joinpath("models", self.variant.filename)
-        self._session: Any = cpu_session(path.read_bytes(), intra_op_num_threads=intra_op_num_threads)
+        threads = default_threads() if intra_op_num_threads is None else int(intra_op_num_threads)
+        self._session: Any = shared_session(
+            path.read_bytes(), key=self.variant.filename, intra_op_num_threads=threads
+        )
         self._input = self._session.get_inputs()[0].name
         size = self.variant.input_size
         self._anchors = _anchors(size, self.variant.strides, self.variant.anchors_per_stride)
@@ -107,6 +141,34 @@ class FaceDetector:
             raise RuntimeError("face detector is closed")
         if not frames:
             return []
+        return [
+            self._decode(o.regressors, o.scores, self._anchors[o.anchors], o.letterbox)
+            for o in self._outputs(frames)
+        ]
+
+    def prefetch(self, frames: Sequence[Frame]) -> None:
+        """Run the model on ``frames`` now (e.g. while the rest of the video decodes); ``detect``
+        on the same frame objects, by any detector using this model, then reuses the outputs."""
+        if self._session is not None and frames and self._shared():
+            self._outputs(frames)
+
+    def _shared(self) -> bool:
+        return not perf_disabled("shared_faces") and self.min_score >= SHARE_MIN_SCORE
+
+    def _outputs(self, frames: Sequence[Frame]) -> list[_FrameOutputs]:
+        """The model's outputs per frame: remembered ones reused, the others computed in batches."""
+        memo = _memo(self.variant.filename) if self._shared() else None
+        outs: list[_FrameOutputs | None] = [memo.get(f) if memo else None for f in frames]
+        missing = [i for i, o in enumerate(outs) if o is None]
+        if missing:
+            computed = self._run([frames[i] for i in missing])
+            for i, out in zip(missing, computed, strict=True):
+                outs[i] = out
+                if memo is not None:
+                    memo.put(frames[i], out)
+        return [o for o in outs if o is not None]
+
+    def _run(self, frames: Sequence[Frame]) -> list[_FrameOutputs]:
         batch = stack_frames(frames)
         boxed, lb = letterbox(batch, self.variant.input_size)
         x = to_tensor(boxed, mean=(1.0, 1.0, 1.0), scale=1 / 127.5)  # BlazeFace wants -1..1
@@ -116,14 +178,22 @@ class FaceDetector:
             regs.append(r)
             logits.append(c)
         raw = np.concatenate(regs).astype(np.float32)
-        scores = 1.0 / (1.0 + np.exp(-np.clip(np.concatenate(logits)[..., 0], -80.0, 80.0)))
-        return [self._decode(raw[i], scores[i].astype(np.float32), lb) for i in range(len(batch))]
+        scores = (1.0 / (1.0 + np.exp(-np.clip(np.concatenate(logits)[..., 0], -80.0, 80.0)))).astype(
+            np.float32
+        )
+        floor = min(SHARE_MIN_SCORE, self.min_score)
+        out = []
+        for i in range(len(frames)):
+            kept = np.flatnonzero(scores[i] >= floor)
+            out.append(_FrameOutputs(kept, raw[i][kept], scores[i][kept], lb))
+        return out
 
-    def _decode(self, raw: F32, scores: F32, lb: Letterbox) -> list[Face]:
+    def _decode(self, raw: F32, scores: F32, anchors: F32, lb: Letterbox) -> list[Face]:
+        """Faces from one frame's candidate rows (``raw``, ``scores`` and ``anchors`` align)."""
         keep = scores >= self.min_score
         if not keep.any():
             return []
-        raw, scores, anchors = raw[keep], scores[keep], self._anchors[keep]
+        raw, scores, anchors = raw[keep], scores[keep], anchors[keep]
         size = float(self.variant.input_size)
         centre = raw[:, 0:2] / size + anchors
         half = raw[:, 2:4] / size / 2.0

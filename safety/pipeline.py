@@ -172,6 +172,7 @@ class Pipeline:
                             scene_threshold=self.settings.scene_threshold,
                             max_side=self.settings.detector_max_side,
                             limits=self.settings.media_limits,
+                            prefetch=self.detectors,  # frame models start while the video decodes
                         ),
                     )
                 data = DetectorInput(

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from classifiers.base import Box, Detector, DetectorInput, Evidence, Modality, Signal
+from classifiers.base import Box, Detector, DetectorInput, Evidence, Frame, Modality, Signal
 from classifiers.face_identity import FaceEmbedder
 from classifiers.faces import FaceDetector
 from safety.likeness.consent import CameoTerms
@@ -114,6 +115,11 @@ class LikenessDetector(Detector):
                 while len(self._results) > 64:
                     self._results.popitem(last=False)
         return signals
+
+    def prefetch(self, frames: Sequence[Frame]) -> None:
+        """Find faces in ``frames`` while the video still decodes (the face model's outputs are
+        shared with every detector using it; tracking and embedding wait for ``detect``)."""
+        self.faces.prefetch(frames)
 
     def pop_result(self, video_id: str | None = None) -> LikenessResult | None:
         """The tracks and matches of the video just decided (by ``video.id`` in the context if given)."""

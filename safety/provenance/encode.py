@@ -1,8 +1,16 @@
-"""The final encode: ffmpeg decodes to raw yuv420p, Python marks the Y plane, ffmpeg encodes H.264.
+"""The final encode: decode to yuv420p, add the watermark to the Y plane, encode H.264, in one ffmpeg.
 
-Working on raw yuv420p avoids any RGB round trip (colour conversions blur a faint mark and cost
-time); only the Y plane is touched. Frames stream through one reusable buffer, so memory does not
-grow with video length. Audio is copied when MP4 can carry it, re-encoded to AAC otherwise.
+Working on yuv420p avoids any RGB round trip (colour conversions blur a faint mark and cost
+time); only the Y plane is touched. The mark is constant over a video, so ffmpeg adds it itself
+(``blend=all_mode=grainmerge`` with one pattern frame, bit-identical to
+:meth:`~safety.provenance.watermark.Embedder.apply`): decode, mark and encode run in one process
+and no raw frame crosses a pipe. A Python callback per Y plane (``mark=callable``) still works:
+ffmpeg then decodes to a pipe, Python marks each frame in one reusable buffer, a second ffmpeg
+encodes. Audio is copied when MP4 can carry it, re-encoded to AAC otherwise.
+
+This decode is the only one that reads every frame at full size, so it is also where a file that
+stops short of its declared duration is caught (:class:`~safety.media.MediaRejected`,
+``media.corrupt``): a truncated upload is rejected, never published shorter.
 """
 
 from __future__ import annotations
@@ -25,8 +33,10 @@ from typing import IO
 
 import numpy as np
 
-from safety.media.probe import ffmpeg_input_args
-from safety.provenance.watermark import U8, LumaAccumulator
+from classifiers.sessions import perf_disabled, worker_threads
+from safety.media.errors import MediaRejected
+from safety.media.probe import VideoInfo, ffmpeg_input_args
+from safety.provenance.watermark import U8, Embedder, LumaAccumulator
 
 __all__ = ["EncodeError", "EncodeStats", "SourceFormat", "encode_final", "mean_luma", "probe_source"]
 
@@ -55,6 +65,19 @@ class SourceFormat:
     def frame_bytes(self) -> int:
         return self.width * self.height * 3 // 2
 
+    @classmethod
+    def from_info(cls, info: VideoInfo) -> SourceFormat | None:
+        """The same facts from the pipeline's own probe, when it has them all (no audio to name).
+
+        Saves an ffprobe per published video; ``None`` (probe with :func:`probe_source`) when the
+        source has audio (its codec decides copy vs AAC) or an unusual frame rate.
+        """
+        if info.has_audio or not 0 < info.fps <= 240 or perf_disabled("reuse_probe"):
+            return None
+        w, h = info.display_width, info.display_height
+        rate = Fraction(info.fps).limit_denominator(1001)
+        return cls(w - w % 2, h - h % 2, rate, info.duration_s, None)
+
 
 @dataclass(frozen=True)
 class EncodeStats:
@@ -78,8 +101,14 @@ def probe_source(path: Path, timeout_s: float = 60.0) -> SourceFormat:
     except ValueError:
         raise EncodeError("ffprobe returned no JSON") from None
     streams = data.get("streams", [])
-    video = next((s for s in streams if s.get("codec_type") == "video"
-                  and not (s.get("disposition") or {}).get("attached_pic")), None)
+    video = next(
+        (
+            s
+            for s in streams
+            if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")
+        ),
+        None,
+    )
     if video is None:
         raise EncodeError("no video stream")
     w, h = int(video["width"]), int(video["height"])
@@ -91,8 +120,9 @@ def probe_source(path: Path, timeout_s: float = 60.0) -> SourceFormat:
         w, h = h, w
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     duration = float(data.get("format", {}).get("duration") or video.get("duration") or 0.0)
-    return SourceFormat(w - w % 2, h - h % 2, _rate(video), duration,
-                        str(audio.get("codec_name")) if audio else None)
+    return SourceFormat(
+        w - w % 2, h - h % 2, _rate(video), duration, str(audio.get("codec_name")) if audio else None
+    )
 
 
 def _rate(video: dict[str, object]) -> Fraction:
@@ -106,21 +136,75 @@ def _rate(video: dict[str, object]) -> Fraction:
 
 def _decoder(path: Path, fmt: SourceFormat, extra_filters: str = "") -> list[str]:
     graph = f"scale={fmt.width}:{fmt.height},format=yuv420p{extra_filters}"
-    return [FFMPEG, "-hide_banner", "-nostdin", "-v", "error", *ffmpeg_input_args(path),
-            "-map", "0:V:0", "-an", "-sn", "-dn", "-vf", graph, "-fps_mode", "cfr", "-r", str(fmt.rate),
-            "-f", "rawvideo", "-pix_fmt", "yuv420p", "pipe:1"]
+    return [
+        FFMPEG,
+        "-hide_banner",
+        "-nostdin",
+        "-v",
+        "error",
+        *_threads(),
+        *ffmpeg_input_args(path),
+        "-map",
+        "0:V:0",
+        "-an",
+        "-sn",
+        "-dn",
+        "-vf",
+        graph,
+        "-fps_mode",
+        "cfr",
+        "-r",
+        str(fmt.rate),
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "yuv420p",
+        "pipe:1",
+    ]
 
 
 def _encoder(source: Path, dest: Path, fmt: SourceFormat, crf: int, preset: str, vf: str | None) -> list[str]:
-    cmd = [FFMPEG, "-hide_banner", "-nostdin", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "yuv420p",
-           "-s", f"{fmt.width}x{fmt.height}", "-framerate", str(fmt.rate), "-i", "pipe:0"]
+    cmd = [
+        FFMPEG,
+        "-hide_banner",
+        "-nostdin",
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "yuv420p",
+        "-s",
+        f"{fmt.width}x{fmt.height}",
+        "-framerate",
+        str(fmt.rate),
+        "-i",
+        "pipe:0",
+    ]
     if fmt.audio_codec is not None:
         cmd += [*ffmpeg_input_args(source), "-map", "0:v", "-map", "1:a:0"]
         cmd += ["-c:a", "copy"] if fmt.audio_codec in _MP4_AUDIO else ["-c:a", "aac", "-b:a", "128k"]
     if vf:
         cmd += ["-vf", vf]
-    cmd += ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p",
-            "-movflags", "+faststart", "-map_metadata", "-1", "-f", "mp4", "file:" + os.fspath(dest)]
+    cmd += [
+        "-c:v",
+        "libx264",
+        "-preset",
+        preset,
+        "-crf",
+        str(crf),
+        "-pix_fmt",
+        "yuv420p",
+        *_threads(),
+        "-movflags",
+        "+faststart",
+        "-map_metadata",
+        "-1",
+        "-f",
+        "mp4",
+        "file:" + os.fspath(dest),
+    ]
     return cmd
 
 
@@ -128,8 +212,12 @@ class _Proc:
     """A subprocess whose stderr is drained into a short tail (a full pipe would stall ffmpeg)."""
 
     def __init__(self, cmd: list[str], *, stdin: int | None = None, stdout: int | None = None) -> None:
-        self.proc = subprocess.Popen(cmd, stdin=stdin if stdin is not None else subprocess.DEVNULL,
-                                     stdout=stdout, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=stdin if stdin is not None else subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+        )
         self.tail: deque[str] = deque(maxlen=12)
         assert self.proc.stderr is not None
         stderr = self.proc.stderr
@@ -187,18 +275,127 @@ def _frames(stdout: IO[bytes], size: int) -> Iterator[bytearray]:
         yield buf
 
 
+def _threads() -> list[str]:
+    threads = worker_threads()
+    return ["-threads", str(threads)] if threads is not None else []
+
+
+def _single_process(
+    source: Path, dest: Path, fmt: SourceFormat, grain: Path | None, crf: int, preset: str, vf: str | None
+) -> list[str]:
+    """One ffmpeg: decode (upright, even size, constant rate from 0 s), add the mark, badge, x264."""
+    rate = str(fmt.rate)
+    threads = _threads()
+    cmd = [FFMPEG, "-hide_banner", "-nostdin", "-nostats", "-v", "error", "-y", *threads]
+    cmd += ffmpeg_input_args(source)
+    graph = f"[0:V:0]scale={fmt.width}:{fmt.height},format=yuv420p,setpts=PTS-STARTPTS,fps={rate}"
+    if grain is not None:
+        cmd += ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{fmt.width}x{fmt.height}"]
+        cmd += ["-i", "file:" + os.fspath(grain)]
+        graph += (
+            f"[m];[1:v]loop=loop=-1:size=1,setpts=N/({rate}*TB)[g];[m][g]blend=all_mode=grainmerge:shortest=1"
+        )
+    if vf:
+        graph += f",{vf}"
+    graph += "[v]"
+    # The graph's work (one saturating add per pixel) is light: slice threads cost more than they save.
+    cmd += ["-filter_complex_threads", "1", "-filter_complex", graph, "-map", "[v]"]
+    if fmt.audio_codec is not None:
+        cmd += ["-map", "0:a:0"]
+        cmd += ["-c:a", "copy"] if fmt.audio_codec in _MP4_AUDIO else ["-c:a", "aac", "-b:a", "128k"]
+    cmd += ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p", *threads]
+    cmd += ["-movflags", "+faststart", "-map_metadata", "-1", "-progress", "pipe:1"]
+    cmd += ["-f", "mp4", "file:" + os.fspath(dest)]
+    return cmd
+
+
+def _check_whole(fmt: SourceFormat, frames: int) -> None:
+    """Refuse a source whose frames end well before its declared duration (as sampling does)."""
+    if fmt.duration_s <= 0 or frames <= 0:
+        return
+    reached = frames / float(fmt.rate)
+    if reached + max(1.0, 0.1 * fmt.duration_s) < fmt.duration_s:
+        raise MediaRejected(
+            "media.corrupt",
+            f"Only the first {reached:.1f} s of the declared {fmt.duration_s:.1f} s could be decoded; "
+            "the file looks truncated or damaged.",
+        )
+
+
 def encode_final(
     source: Path,
     dest: Path,
     fmt: SourceFormat,
     *,
-    mark: Callable[[U8], None] | None,
+    mark: Embedder | Callable[[U8], None] | None,
     crf: int,
     preset: str,
     vf: str | None = None,
     timeout_s: float = 900.0,
 ) -> EncodeStats:
-    """Decode ``source``, call ``mark`` on each frame's Y plane (in place), encode to ``dest`` (MP4)."""
+    """Decode ``source``, add ``mark`` to every frame's Y plane, encode to ``dest`` (MP4).
+
+    ``mark`` is an :class:`Embedder` (added inside ffmpeg), any callable that marks a Y plane in
+    place (called from Python per frame), or ``None``. Raises :class:`EncodeError` when ffmpeg
+    fails or times out and :class:`~safety.media.MediaRejected` when the source is truncated.
+    """
+    piped = perf_disabled("ffmpeg_watermark")  # the two-process form, for before/after benchmarks
+    if isinstance(mark, Embedder) and (piped or not mark.grain_exact):
+        mark = mark.apply
+    if isinstance(mark, Embedder) or (mark is None and not piped):
+        stats = _encode_single(source, dest, fmt, mark, crf, preset, vf, timeout_s)
+    else:
+        stats = _encode_piped(source, dest, fmt, mark, crf, preset, vf, timeout_s)
+    _check_whole(fmt, stats.frames)
+    return stats
+
+
+def _encode_single(
+    source: Path,
+    dest: Path,
+    fmt: SourceFormat,
+    mark: Embedder | None,
+    crf: int,
+    preset: str,
+    vf: str | None,
+    timeout_s: float,
+) -> EncodeStats:
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="fg-grain-", dir=dest.parent) as tmp:
+        grain = None
+        if mark is not None:
+            grain = Path(tmp) / "grain.yuv"
+            grain.write_bytes(mark.grain_frame())
+        proc = _Proc(_single_process(source, dest, fmt, grain, crf, preset, vf), stdout=subprocess.PIPE)
+        assert proc.proc.stdout is not None
+        frames = 0
+        with _deadline([proc], timeout_s) as fired:
+            try:
+                for line in proc.proc.stdout:  # -progress: key=value lines, a block every 0.5 s
+                    if line.startswith(b"frame="):
+                        with contextlib.suppress(ValueError):
+                            frames = int(line[6:])
+            finally:
+                rc = proc.proc.wait()
+                proc.kill()
+    if fired.is_set():
+        raise EncodeError(f"final encode took longer than {timeout_s:g} s")
+    if rc != 0 or frames == 0:
+        raise EncodeError(f"final encode failed (ffmpeg {rc}: {proc.log()})")
+    return EncodeStats(frames, time.monotonic() - started, 0.0)
+
+
+def _encode_piped(
+    source: Path,
+    dest: Path,
+    fmt: SourceFormat,
+    mark: Callable[[U8], None] | None,
+    crf: int,
+    preset: str,
+    vf: str | None,
+    timeout_s: float,
+) -> EncodeStats:
+    """The two-process form: ffmpeg decodes to a pipe, Python calls ``mark`` per frame, ffmpeg encodes."""
     started = time.monotonic()
     dec = _Proc(_decoder(source, fmt), stdout=subprocess.PIPE)
     enc = _Proc(_encoder(source, dest, fmt, crf, preset, vf), stdin=subprocess.PIPE)
@@ -239,7 +436,7 @@ def mean_luma(path: Path, max_frames: int = 240, timeout_s: float = 300.0) -> tu
     select = f",select=not(mod(n\\,{step}))" if step > 1 else ""
     cmd = _decoder(path, fmt, select)
     cmd[cmd.index("-fps_mode") + 1] = "passthrough"
-    del cmd[cmd.index("-r"):cmd.index("-r") + 2]
+    del cmd[cmd.index("-r") : cmd.index("-r") + 2]
     acc = LumaAccumulator()
     dec = _Proc(cmd, stdout=subprocess.PIPE)
     assert dec.proc.stdout is not None

@@ -72,14 +72,23 @@ def build_manifest(
     when = event.created_at.isoformat()
     if parent is None:
         actions: list[dict[str, Any]] = [
-            {"action": "c2pa.created", "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
-             "softwareAgent": agent, "when": when},
+            {
+                "action": "c2pa.created",
+                "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
+                "softwareAgent": agent,
+                "when": when,
+            },
         ]
     else:
         actions = [
             {"action": "c2pa.opened", "parameters": {"ingredientIds": [_PARENT_ID]}},
-            {"action": "c2pa.edited", "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
-             "softwareAgent": agent, "when": when, "description": f"remix of {parent.video_id}"},
+            {
+                "action": "c2pa.edited",
+                "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA,
+                "softwareAgent": agent,
+                "when": when,
+                "description": f"remix of {parent.video_id}",
+            },
         ]
     if watermarked:
         actions.append({"action": "c2pa.watermarked", "softwareAgent": {"name": claim_generator}})
@@ -104,11 +113,16 @@ def build_manifest(
     ]
     if watermarked:
         value = base64.b64encode(bytes.fromhex(watermark_id)).decode()
-        assertions.append({
-            "label": SOFT_BINDING_LABEL,
-            "data": {"alg": WATERMARK_ALGORITHM, "blocks": [{"scope": {}, "value": value}],
-                     "name": "feedguard invisible luma watermark (watermark id)"},
-        })
+        assertions.append(
+            {
+                "label": SOFT_BINDING_LABEL,
+                "data": {
+                    "alg": WATERMARK_ALGORITHM,
+                    "blocks": [{"scope": {}, "value": value}],
+                    "name": "feedguard invisible luma watermark (watermark id)",
+                },
+            }
+        )
     manifest = {
         "claim_generator_info": [{"name": claim_generator, "version": _version()}],
         "title": f"{event.video_id}.mp4",
@@ -117,10 +131,12 @@ def build_manifest(
     }
     ingredients: list[tuple[dict[str, Any], Path]] = []
     if parent is not None:
-        ingredients.append((
-            {"title": f"{parent.video_id}.mp4", "relationship": "parentOf", "label": _PARENT_ID},
-            parent.path,
-        ))
+        ingredients.append(
+            (
+                {"title": f"{parent.video_id}.mp4", "relationship": "parentOf", "label": _PARENT_ID},
+                parent.path,
+            )
+        )
     return manifest, ingredients
 
 
@@ -163,8 +179,11 @@ def summarize(manifest: dict[str, Any] | None) -> dict[str, Any] | None:
         "moderation": _assertion(manifest, MODERATION_LABEL),
         "watermark_id": soft_binding_id(manifest),
         "ingredients": [
-            {"title": i.get("title"), "relationship": i.get("relationship"),
-             "active_manifest": i.get("active_manifest")}
+            {
+                "title": i.get("title"),
+                "relationship": i.get("relationship"),
+                "active_manifest": i.get("active_manifest"),
+            }
             for i in manifest.get("ingredients") or []
         ],
         "signer": {k: signature.get(k) for k in ("issuer", "common_name", "alg", "time") if signature.get(k)},

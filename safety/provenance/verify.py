@@ -63,7 +63,9 @@ class VerifyReport:
     def provenance_established(self) -> bool:
         """Trusted credentials, or a watermark that resolves to a record of ours."""
         return self.c2pa_state == "Trusted" or (
-            self.c2pa_state == "Absent" and self.record is not None and self.watermark is not None
+            self.c2pa_state == "Absent"
+            and self.record is not None
+            and self.watermark is not None
             and self.watermark.found
         )
 
@@ -171,9 +173,14 @@ def verify_file(
     row = _lookup(db, detected) or _lookup(db, declared)
     if row is not None:
         report.record = {
-            "watermark_id": row.watermark_id, "video_id": row.video_id, "decision_id": row.decision_id,
-            "asset_uri": row.asset_uri, "manifest_label": row.manifest_label,
-            "signed_at": row.signed_at.isoformat(), "algorithm": row.algorithm, "sha256": row.sha256,
+            "watermark_id": row.watermark_id,
+            "video_id": row.video_id,
+            "decision_id": row.decision_id,
+            "asset_uri": row.asset_uri,
+            "manifest_label": row.manifest_label,
+            "signed_at": row.signed_at.isoformat(),
+            "algorithm": row.algorithm,
+            "sha256": row.sha256,
             "file_matches_record": file_sha256(path) == row.sha256,
         }
         if report.manifest is None:

@@ -210,6 +210,26 @@ class Embedder:
         cv2.add(luma, self.plus, dst=luma)
         cv2.subtract(luma, self.minus, dst=luma)
 
+    def grain_frame(self) -> bytes:
+        """The mark as one raw yuv420p frame for ffmpeg's ``blend=all_mode=grainmerge``.
+
+        grainmerge computes ``clip(A + B - 128)`` per plane, so ``Y = 128 + offset`` and
+        ``U = V = 128`` give exactly :meth:`apply` (add then subtract, saturating; only one of
+        ``plus``/``minus`` is non-zero per pixel) with chroma untouched, bit for bit, inside the
+        encoding ffmpeg: no raw frames cross a pipe into Python and back.
+        """
+        if not self.grain_exact:
+            raise ValueError("offsets beyond +-127 cannot be expressed as one grainmerge frame")
+        h, w = self.plus.shape
+        frame = np.full(w * h * 3 // 2, 128, dtype=np.uint8)
+        frame[: w * h] = (128 + self.plus.astype(np.int16) - self.minus.astype(np.int16)).reshape(-1)
+        return frame.tobytes()
+
+    @property
+    def grain_exact(self) -> bool:
+        """Whether :meth:`grain_frame` reproduces :meth:`apply` (always, at any allowed strength)."""
+        return int(self.plus.max(initial=0)) <= 127 and int(self.minus.max(initial=0)) <= 127
+
 
 # ----------------------------------------------------------------------------- detection
 

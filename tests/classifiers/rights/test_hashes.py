@@ -7,7 +7,7 @@ import pytest
 from skimage import data
 
 from classifiers.rights.detector import CONFIDENT, REVIEW
-from classifiers.rights.hashes import STRONG, HashMatcher, MultiIndexHashIndex, pdq
+from classifiers.rights.hashes import STRONG, HashIndex, HashMatcher, MultiIndexHashIndex, pdq
 from classifiers.rights.references import Character, ReferenceClip, ReferenceIndex
 from classifiers.rights.synthetic import background, colour_shift, jpeg, overlay_text
 
@@ -50,9 +50,10 @@ def test_clip_frames_are_matched_like_vpdq(matcher: HashMatcher) -> None:
     assert m.score >= CONFIDENT
 
 
-def test_multi_index_search_equals_brute_force_and_handles_updates() -> None:
+@pytest.mark.parametrize("kind", ["faiss", "multi-index"])
+def test_index_search_equals_brute_force_and_handles_updates(kind: str) -> None:
     rng = np.random.default_rng(1)
-    index = MultiIndexHashIndex(radius=47, merge_every=500)
+    index = HashIndex(radius=47) if kind == "faiss" else MultiIndexHashIndex(radius=47, merge_every=500)
     words = rng.integers(0, 2**63, size=(2000, 4), dtype=np.uint64)
     rows = index.add(words)
     bits = np.unpackbits(words[:50].view(np.uint8), axis=1)
@@ -66,6 +67,10 @@ def test_multi_index_search_equals_brute_force_and_handles_updates() -> None:
     assert set(got[1].tolist()) >= set(range(50)) - {int(r) for r in rows[50:]}
     index.remove(rows[:10])
     assert not set(index.search(queries)[1].tolist()) & set(range(10))
+    for d in (0, 46, 47, 48):  # the radius is inclusive, and nothing past it
+        probe = np.packbits(np.unpackbits(words[60:61].view(np.uint8), axis=1) ^ (np.arange(256) < d), axis=1)
+        found = dict(zip(*(a.tolist() for a in index.search(probe.view(np.uint64))[1:]), strict=True))
+        assert (found.get(60) == d) if d <= 47 else 60 not in found
 
 
 def test_vpdq_hashes_are_pdq_hashes(tmp_path: object) -> None:

@@ -60,7 +60,7 @@ def marked(clips: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> 
         fmt = probe_source(clip)
         emb = wm.Embedder(WID, fmt.width, fmt.height, cfg.watermark_strength)
         pair = (root / f"{name}-wm.mp4", root / f"{name}-plain.mp4")
-        encode_final(clip, pair[0], fmt, mark=emb.apply, crf=cfg.crf, preset=cfg.preset)
+        encode_final(clip, pair[0], fmt, mark=emb, crf=cfg.crf, preset=cfg.preset)
         encode_final(clip, pair[1], fmt, mark=None, crf=cfg.crf, preset=cfg.preset)
         out[name] = pair
     return out

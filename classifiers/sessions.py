@@ -1,0 +1,173 @@
+"""ONNX Runtime sessions for the frame detectors: thread budget, no spinning, one session per model.
+
+A worker process runs its detectors one after the other, and several workers usually share the
+machine (``cores / workers`` threads each). Three things follow, measured in
+``benchmarks/pipeline_bench.py``:
+
+* threads per session come from ``FEEDGUARD_WORKER_THREADS`` when the service sets it (the
+  worker's share of the cores), else 2 as before;
+* intra-op threads do not spin-wait between operators (``allow_spinning=0``): spinning threads
+  burn the CPU that ffmpeg or the other worker on the same cores needs;
+* detectors that load the same model file with the same thread count share one session
+  (sessions are thread-safe; its weights and arena are held once per process, not per detector);
+* frames go through a session 8 at a time (:func:`default_batch`), which bounds the arena;
+* per-frame model outputs are remembered for as long as the frame lives (:class:`FrameMemo`), so
+  work done on frames while the video is still decoding (:func:`prefetcher`) is not redone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+import onnxruntime as ort  # type: ignore[import-untyped,unused-ignore]
+
+__all__ = [
+    "THREADS_ENV",
+    "FrameMemo",
+    "default_batch",
+    "default_threads",
+    "perf_disabled",
+    "prefetcher",
+    "shared_session",
+    "worker_threads",
+]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+THREADS_ENV = "FEEDGUARD_WORKER_THREADS"
+PERF_DISABLE_ENV = "FEEDGUARD_PERF_DISABLE"
+_DEFAULT_THREADS = 2
+
+_lock = threading.Lock()
+_sessions: weakref.WeakValueDictionary[tuple[str, int, bool], Any] = weakref.WeakValueDictionary()
+
+
+def worker_threads() -> int | None:
+    """``FEEDGUARD_WORKER_THREADS``: the cores this worker process may keep busy, if configured.
+
+    Set it to ``cores // workers per host`` when several workers share a machine; unset, every
+    ffmpeg uses its own default (all cores) and every model session ``2`` threads.
+    """
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    try:
+        return max(1, int(raw)) if raw else None
+    except ValueError:
+        return None
+
+
+def default_threads() -> int:
+    """Threads one model session may use: ``FEEDGUARD_WORKER_THREADS``, else 2."""
+    return worker_threads() or _DEFAULT_THREADS
+
+
+def default_batch() -> int:
+    """Frames per session call: 8. Larger batches were no faster on CPU (measured 20 frames, 2 threads)
+    but made onnxruntime's arena hold ~100 MB more per model at peak."""
+    return 32 if perf_disabled("small_batches") else 8
+
+
+def perf_disabled(name: str) -> bool:
+    """True when ``FEEDGUARD_PERF_DISABLE`` (comma list) names this optimisation.
+
+    Only for before/after measurements in ``benchmarks/``: every optimisation keeps the results
+    of the code it replaces, so turning one off changes speed and memory, never a verdict.
+    """
+    names = os.environ.get(PERF_DISABLE_ENV, "")
+    return name in {n.strip() for n in names.split(",")} or "all" in {n.strip() for n in names.split(",")}
+
+
+def _options(threads: int) -> Any:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = int(threads)
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # converted graphs warn about harmless initializer layouts
+    if not perf_disabled("ort_no_spin"):
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
+def shared_session(model: str | Path | bytes, *, key: str, intra_op_num_threads: int) -> Any:
+    """A CPU-provider session for ``model``, shared with every other caller of the same ``key``.
+
+    ``key`` names the model (e.g. its file name); the session lives as long as some detector
+    holds it. ``FEEDGUARD_PERF_DISABLE=shared_sessions`` gives each caller its own.
+    """
+    if intra_op_num_threads < 1:
+        raise ValueError(f"intra_op_num_threads must be >= 1, got {intra_op_num_threads}")
+    spin = perf_disabled("ort_no_spin")
+    cache_key = (key, int(intra_op_num_threads), spin)
+    share = not perf_disabled("shared_sessions")
+    with _lock:
+        session = _sessions.get(cache_key) if share else None
+        if session is None:
+            source = model if isinstance(model, bytes) else str(model)
+            session = ort.InferenceSession(
+                source, sess_options=_options(intra_op_num_threads), providers=["CPUExecutionProvider"]
+            )
+            if share:
+                _sessions[cache_key] = session
+        return session
+
+
+class FrameMemo(Generic[T]):
+    """A value per frame *object*, forgotten when the frame is garbage-collected.
+
+    Frames are numpy arrays (unhashable), so entries are keyed by ``id`` and guarded by a weak
+    reference whose callback drops the entry before the id can be reused. Thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[int, tuple[weakref.ref[Any], T]] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, frame: object) -> T | None:
+        with self._lock:
+            item = self._items.get(id(frame))
+        return item[1] if item is not None and item[0]() is frame else None
+
+    def put(self, frame: object, value: T) -> None:
+        if not isinstance(frame, np.ndarray):
+            return  # not weak-referenceable in general: just not remembered
+        key = id(frame)
+        items, lock = self._items, self._lock
+
+        def forget(ref: weakref.ref[Any]) -> None:
+            with lock:
+                if key in items and items[key][0] is ref:
+                    del items[key]
+
+        with self._lock:
+            self._items[key] = (weakref.ref(frame, forget), value)
+
+
+def prefetcher(detectors: Iterable[object]) -> Callable[[Sequence[Any]], None] | None:
+    """A callback that starts the detectors' per-frame work on frames as they are decoded.
+
+    Detectors opt in with a ``prefetch(frames)`` method that fills their :class:`FrameMemo`;
+    their ``detect`` then reuses those results. A failing prefetch is logged and ignored: detect
+    computes whatever is missing, so results never depend on it. ``None`` when no detector opts
+    in (or ``FEEDGUARD_PERF_DISABLE=prefetch``).
+    """
+    hooks = [h for d in detectors if callable(h := getattr(d, "prefetch", None))]
+    if not hooks or perf_disabled("prefetch"):
+        return None
+
+    def run(frames: Sequence[Any]) -> None:
+        for hook in hooks:
+            try:
+                hook(frames)
+            except Exception:  # never fatal: detect() recomputes what is missing
+                log.warning("prefetch by %s failed", getattr(hook, "__self__", hook), exc_info=True)
+
+    return run

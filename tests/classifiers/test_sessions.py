@@ -1,0 +1,96 @@
+"""Shared sessions, per-frame memos and prefetch (issue 8): faster, never different."""
+
+from __future__ import annotations
+
+import gc
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from skimage import data
+
+from classifiers.base import DetectorInput, FrameBatch
+from classifiers.faces import FaceDetector
+from classifiers.minors import MinorLikelyDetector
+from classifiers.nsfw import OpenNsfwDetector
+from classifiers.sessions import FrameMemo, default_threads, perf_disabled, prefetcher, worker_threads
+
+ASTRONAUT = np.ascontiguousarray(data.astronaut()[:288])
+COFFEE = np.ascontiguousarray(data.coffee()[:288, :512])
+
+
+def frames() -> list[np.ndarray]:
+    return [ASTRONAUT.copy(), COFFEE.copy(), ASTRONAUT[:, ::-1].copy()]
+
+
+def test_thread_budget_and_switches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FEEDGUARD_WORKER_THREADS", raising=False)
+    monkeypatch.delenv("FEEDGUARD_PERF_DISABLE", raising=False)
+    assert worker_threads() is None and default_threads() == 2
+    monkeypatch.setenv("FEEDGUARD_WORKER_THREADS", "1")
+    assert worker_threads() == 1 and default_threads() == 1
+    monkeypatch.setenv("FEEDGUARD_WORKER_THREADS", "nonsense")
+    assert worker_threads() is None
+    monkeypatch.setenv("FEEDGUARD_PERF_DISABLE", "prefetch, shared_faces")
+    assert perf_disabled("prefetch") and perf_disabled("shared_faces") and not perf_disabled("sample_lean")
+    monkeypatch.setenv("FEEDGUARD_PERF_DISABLE", "all")
+    assert perf_disabled("anything")
+
+
+def test_memo_forgets_a_frame_when_it_is_collected() -> None:
+    memo: FrameMemo[int] = FrameMemo()
+    a, b = np.zeros(3), np.ones(3)
+    memo.put(a, 1)
+    memo.put(b, 2)
+    memo.put([1, 2], 3)  # not an array: not remembered
+    assert memo.get(a) == 1 and memo.get(b) == 2 and memo.get(a.copy()) is None and len(memo) == 2
+    del a
+    gc.collect()
+    assert len(memo) == 1 and memo.get(b) == 2
+
+
+def test_face_outputs_are_shared_across_detectors_and_thresholds() -> None:
+    """Two detectors on one frame batch: the model runs once, each keeps its own threshold and
+    NMS, and the answers equal those of detectors that share nothing."""
+    batch = frames()
+    loose, strict = FaceDetector(min_score=0.5, max_faces=20), FaceDetector(min_score=0.8, max_faces=1)
+    calls = 0
+    run = loose._session.run
+
+    def counting(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        return run(*args, **kwargs)
+
+    loose._session = strict._session = SimpleNamespace(run=counting)
+    shared = (loose.detect(batch), strict.detect(batch))
+    assert calls == 1
+    fresh = [f.copy() for f in batch]  # new frame objects: no memo hit
+    assert (loose.detect(fresh), strict.detect(fresh)) == shared
+    assert calls == 2
+    assert len(shared[0][0]) >= 1 and [len(f) for f in shared[1]] == [1, 0, 1]
+
+
+def test_prefetch_fills_the_memos_and_detect_gives_the_same_signals() -> None:
+    nsfw, minors = OpenNsfwDetector(), MinorLikelyDetector()
+    batch = frames()
+    hook = prefetcher([nsfw, minors, object()])
+    assert hook is not None
+    hook(batch[:2])
+    hook(batch[2:])
+    data_in = DetectorInput(frames=FrameBatch(batch, [0.0, 0.5, 1.0], 512, 288))
+    fresh = DetectorInput(frames=FrameBatch([f.copy() for f in batch], [0.0, 0.5, 1.0], 512, 288))
+    assert nsfw.detect(data_in) == nsfw.detect(fresh)
+    assert minors.detect(data_in) == minors.detect(fresh)
+    assert prefetcher([object()]) is None
+
+
+def test_a_failing_prefetch_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    class Broken:
+        def prefetch(self, frames: object) -> None:
+            raise RuntimeError("boom")
+
+    hook = prefetcher([Broken()])
+    assert hook is not None
+    hook(frames())
+    assert "prefetch by" in caplog.text and "boom" in caplog.text
