@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.resources
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -30,9 +31,27 @@ def tansu_binary() -> Path:
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    """A free port for a listener, chosen below the kernel's ephemeral range: a port handed out by
+    ``bind(0)`` can be taken by any outgoing connection before the listener binds it (tests start
+    brokers, APIs and database clients in parallel processes)."""
+    low = _ephemeral_low()
+    rng = random.SystemRandom()
+    for _ in range(500):
+        port = rng.randrange(10_000, low) if low > 11_000 else 0
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise OSError("no free port below the ephemeral range")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
 
 
 def _port_open(host: str, port: int) -> bool:
