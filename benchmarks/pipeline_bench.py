@@ -1,6 +1,6 @@
 """Issue 8: the whole feedguard pipeline against its physical floor, before and after optimisation.
 
-One command (about 10 minutes on 2 cores):
+One command (about 20 minutes on 2 cores):
 
     python benchmarks/pipeline_bench.py              # writes the results section of benchmarks/README.md
     python benchmarks/pipeline_bench.py --quick      # fewer configurations, prints only
@@ -21,10 +21,13 @@ What one run does, on the same clips:
    its partitions, the events are produced in one burst and the outcomes consumed here.
    Latency = outcome consumed - event produced (one clock). Peak RSS = VmHWM of each worker
    process; the largest ffmpeg child is reported separately.
+   Every configuration runs ``--e2e-rounds`` times, interleaved; the best round is reported.
 4. A paced run (the best 2-worker configuration): events arrive one at a time at 70 % of the
    burst throughput, so latency percentiles show service time plus realistic queueing.
 5. Per-stage breakdown (decisions.stage_ms; publish split from the publisher's log; database
    record and produce/commit from the probes) and the ratios against the floor.
+6. Ablation: the pipeline in-process (no Kafka) on four 720p clips, one fresh process per row,
+   with each optimisation switched off alone (``FEEDGUARD_PERF_DISABLE=<name>``), then all.
 
 Configurations (same tree; ``FEEDGUARD_PERF_DISABLE=all`` switches every optimisation of
 issue 8 back to the code path it replaced, so "before" and "after" come from one run):

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     scene_threshold: float | None = 0.3
     detector_max_side: int = 512
     stage_timeout_s: float = 60.0
+    # Cores one worker process may keep busy (ffmpeg, x264, ONNX Runtime): cores / workers per host.
+    # Unset: ffmpeg picks its own threads and each model session uses 2.
+    worker_threads: int | None = Field(default=None, ge=1, le=256)
     publish_timeout_s: float = 900.0  # watermark + final encode + sign of up to 180 s of 4K
     max_bytes: int = 512 * 1024 * 1024
     max_duration_s: float = 180.0

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from classifiers import Detector
+from classifiers.sessions import THREADS_ENV
 from policies import load_policy
 from safety.assets import LocalAssetStore
 from safety.config import Settings
@@ -102,6 +104,8 @@ def open_database(settings: Settings, migrate: bool = True) -> Database:
 
 def build_runtime(settings: Settings, worker_id: str | None = None, migrate: bool = True) -> Runtime:
     """Open the database (migrating it when behind, as every entry point does) and the pipeline."""
+    if settings.worker_threads is not None:  # read by ffmpeg calls and model sessions, before they load
+        os.environ[THREADS_ENV] = str(settings.worker_threads)
     db = open_database(settings, migrate)
     pipeline = build_pipeline(settings, db)
     return Runtime(

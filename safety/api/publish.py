@@ -64,4 +64,8 @@ def publish_for_review(
                 {"type": "rights.obligation", **o} for o in (decision.obligations or [] if decision else [])
             ],
         )
-        return state.publisher.publish(request).uri
+        try:
+            return state.publisher.publish(request).uri
+        except (MediaRejected, MediaUnavailable) as exc:  # e.g. frames stop short of the declared length
+            title = "The video's media cannot be published"
+            raise Problem(409, "media-unavailable", title, str(exc)) from exc

@@ -33,8 +33,16 @@ TRANSFORMS: dict[str, list[str]] = {
     "trim middle half": ["-ss", "0.75", "-t", "1.5", *H264],
     "15 fps": ["-vf", "fps=15", *H264],
     # A player window at 75 % captured as JPEG frames (mjpeg -q:v 5 is about JPEG quality 80).
-    "screen capture": ["-vf", "scale=iw*3/4:ih*3/4:flags=bicubic", "-c:v", "mjpeg", "-q:v", "5",
-                       "-f", "matroska"],
+    "screen capture": [
+        "-vf",
+        "scale=iw*3/4:ih*3/4:flags=bicubic",
+        "-c:v",
+        "mjpeg",
+        "-q:v",
+        "5",
+        "-f",
+        "matroska",
+    ],
 }
 # Bit-agreement floors (fraction of coded bits right before decoding): (card, fractal). Lowest
 # values measured over four watermark ids were, card: >= 0.984 except screen capture 0.968;
@@ -84,7 +92,10 @@ def test_mark_costs_less_than_the_psnr_budget(marked: dict[str, tuple[Path, Path
 @pytest.mark.parametrize("name", ["card", "fractal"])
 @pytest.mark.parametrize("transform", list(TRANSFORMS))
 def test_payload_survives(
-    marked: dict[str, tuple[Path, Path]], tmp_path: Path, ffmpeg: Callable[..., None], name: str,
+    marked: dict[str, tuple[Path, Path]],
+    tmp_path: Path,
+    ffmpeg: Callable[..., None],
+    name: str,
     transform: str,
 ) -> None:
     out = tmp_path / "t.mkv"
