@@ -18,6 +18,8 @@ import numpy.typing as npt
 import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
+from classifiers.sessions import shared_session
+
 Vectors = npt.NDArray[np.float32]
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2@onnx-int8"
@@ -57,7 +59,7 @@ def file_sha256(path: str | Path) -> str:
 class SentenceEmbedder:
     """Embeds texts into L2-normalised 384-d vectors; thread-count and batch size are explicit.
 
-    One instance holds one ONNX session; ``embed`` is safe to call from one thread at a time.
+    Instances of the same model share one ONNX session; ``embed`` is safe to call from one thread at a time.
     Texts are sorted by token count and batched by similar length so padding (wasted compute) stays small.
     """
 
@@ -78,12 +80,10 @@ class SentenceEmbedder:
         self._tokenizer = Tokenizer.from_file(str(self.tokenizer_path))
         self._tokenizer.no_padding()  # the file pads to 128; we pad each batch to its longest text
         self._tokenizer.enable_truncation(max_length)  # sentence-transformers' max_seq_length
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        self._session: ort.InferenceSession | None = ort.InferenceSession(
-            str(self.model_path), sess_options=options, providers=["CPUExecutionProvider"]
+        # One session per model file and thread count in the process: the prompt classifier and the
+        # rights detector's description matching embed with the same MiniLM.
+        self._session: ort.InferenceSession | None = shared_session(
+            self.model_path, key=f"sentence:{self.model_path.resolve()}", intra_op_num_threads=threads
         )
         self._inputs = {i.name for i in self._session.get_inputs()}
         self.dim = DIM
