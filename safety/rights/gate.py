@@ -93,14 +93,13 @@ class RightsGate:
 def _evidence(signals: Sequence[Signal]) -> dict[str, list[dict[str, object]]]:
     """Per character, the strongest pieces of evidence (method, score, frame time, box) for reports."""
     out: dict[str, list[dict[str, object]]] = defaultdict(list)
-    for s in signals:
-        if s.name not in METHOD_OF:
+    found = [(s.name, e) for s in signals if s.name in METHOD_OF for e in s.evidence]
+    for name, e in sorted(found, key=lambda item: -(item[1].score or 0.0)):
+        if not e.label or "/" not in e.label:
             continue
-        for e in s.evidence:
-            if not e.label or "/" not in e.label:
-                continue
-            cid = e.label.split("/", 1)[0]
-            item: dict[str, object] = {"signal": s.name, "label": e.label, "score": e.score}
+        cid = e.label.split("/", 1)[0]
+        if len(out[cid]) < 8:
+            item: dict[str, object] = {"signal": name, "label": e.label, "score": e.score}
             if e.t is not None:
                 item["t"] = e.t
             if e.box is not None:
@@ -108,4 +107,4 @@ def _evidence(signals: Sequence[Signal]) -> dict[str, list[dict[str, object]]]:
             if e.text is not None:
                 item["text"] = e.text
             out[cid].append(item)
-    return {cid: sorted(items, key=lambda i: -float(str(i["score"] or 0)))[:8] for cid, items in out.items()}
+    return dict(out)

@@ -21,7 +21,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from policies import Audience, Outcome
-from policies.rights import CharacterMatch, CharacterTerms, Rule, RuleSpec, UseFacts, evaluate
+from policies.rights import (
+    CONTEXT_SIGNALS,
+    CharacterMatch,
+    CharacterTerms,
+    Rule,
+    RuleSpec,
+    UseFacts,
+    evaluate,
+)
 from safety.assets import AssetStore
 from safety.events import Obligation, VideoRelabelled, VideoTakedown
 from safety.outbox import enqueue
@@ -354,8 +362,6 @@ def facts_of(match: RightsMatch) -> UseFacts:
 
 def record_rights(session: Session, row: DecisionRow, result: GateResult) -> int:
     """Store each matched character's verdict with the facts its rule read (decision's transaction)."""
-    from policies.rights import CONTEXT_SIGNALS
-
     wanted = {s for names in CONTEXT_SIGNALS.values() for s in names}
     facts = result.facts
     stored = {
