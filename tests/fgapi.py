@@ -14,7 +14,7 @@ import uvicorn
 from fgtest import event
 
 from safety.accounts import create_user, issue_key
-from safety.api.app import create_app
+from safety.composition import create_api
 from safety.config import Settings
 from safety.events import VideoGenerated
 from safety.runtime import build_runtime
@@ -83,7 +83,7 @@ class Api:
 def serve(settings: Settings) -> Iterator[str]:
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        create_api(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

@@ -27,7 +27,7 @@ from safety.api.routers import (
     users,
     videos,
 )
-from safety.api.state import AppState
+from safety.api.state import AppState, Relay
 from safety.config import Settings
 from safety.publishing import Publisher
 from safety.store import Database
@@ -37,9 +37,17 @@ _UNLIMITED = ("/healthz", "/readyz", "/metrics")
 
 
 def create_app(
-    settings: Settings, *, publisher: Publisher | None = None, db: Database | None = None
+    settings: Settings,
+    *,
+    publisher: Publisher | None = None,
+    db: Database | None = None,
+    relay: Callable[[Database], Relay] | None = None,
 ) -> FastAPI:
-    """Build the app. The database is migrated on start; the outbox relay runs in the background."""
+    """Build the app. The database is migrated on start; the outbox relay (built by ``relay``,
+    which ``safety.composition.create_api`` supplies) runs in the background."""
+    if settings.api_relay_outbox and relay is None:
+        raise ValueError("api_relay_outbox is on but no relay was given: build the app with "
+                         "safety.composition.create_api")  # fmt: skip
     from safety.runtime import build_publisher
 
     database = db or Database(settings.resolved_database_url)
@@ -50,10 +58,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database.upgrade()
-        if settings.api_relay_outbox:
-            from streams.outbox import OutboxRelay
-
-            state.relay = OutboxRelay(database, settings.kafka_bootstrap)
+        if relay is not None:
+            state.relay = relay(database)
             state.relay.start()
         try:
             yield

@@ -5,11 +5,19 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from safety.config import Settings
 from safety.publishing import Publisher
 from safety.store import Database
+
+
+class Relay(Protocol):
+    """The outbox relay as the app sees it (``streams.outbox.OutboxRelay``, wired by the composition root)."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def kick(self) -> None: ...
 
 
 @dataclass
@@ -17,7 +25,7 @@ class AppState:
     settings: Settings
     db: Database
     publisher: Publisher
-    relay: Any = None  # streams.outbox.OutboxRelay when enabled
+    relay: Relay | None = None  # when settings.api_relay_outbox
     extras: dict[str, Any] = field(default_factory=dict)
 
     def workdir(self, prefix: str) -> Path:

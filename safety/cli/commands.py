@@ -19,7 +19,7 @@ from safety.events import Creator, VideoGenerated, export_schemas
 from safety.logs import configure_logging
 from safety.outcomes import summary, to_row
 from safety.publishing import PublishedAsset, PublishRequest
-from safety.runtime import build_pipeline, build_runtime, open_database
+from safety.runtime import build_pipeline, open_database
 from safety.store import Database
 
 log = logging.getLogger("feedguard")
@@ -39,7 +39,7 @@ def _fail(message: str) -> int:
 
 
 def worker(args: argparse.Namespace) -> int:
-    from streams import Worker, WorkerConfig, ensure_topics
+    from safety import composition
 
     configure_logging(args.log_format or "json")
     settings = settings_from(
@@ -50,49 +50,22 @@ def worker(args: argparse.Namespace) -> int:
         policy_file=args.policy,
     )
     try:
-        runtime = build_runtime(settings)
+        runtime = composition.build_runtime(settings)
     except (PolicyError, ValueError, LookupError) as exc:
         return _fail(str(exc))
-    try:
-        ensure_topics(settings.kafka_bootstrap, settings.topic_partitions)
-        w = Worker(
-            WorkerConfig(
-                bootstrap=settings.kafka_bootstrap,
-                group_id=settings.group_id,
-                session_timeout_ms=settings.session_timeout_ms,
-                commit_every=settings.commit_every,
-                max_attempts=settings.max_attempts,
-                idle_exit_s=args.idle_exit,
-            ),
-            runtime.moderator,
-        )
-        w.install_signal_handlers()
-        if args.metrics_port:
-            w.metrics.serve(args.metrics_port)
-        log.info(
-            "worker %s consuming from %s as group %s (policy %s)",
-            runtime.moderator.worker_id,
-            settings.kafka_bootstrap,
-            settings.group_id,
-            runtime.pipeline.policy_version,
-        )
-        stats = w.run()
-        log.info("worker stopped: %s", stats)
-    finally:
-        runtime.close()
+    composition.run_worker(settings, runtime, idle_exit_s=args.idle_exit, metrics_port=args.metrics_port)
     return 0
 
 
 def broker(args: argparse.Namespace) -> int:
-    from streams import LocalBroker, ensure_topics
+    from safety import composition
 
     configure_logging("text")
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with LocalBroker(port=args.port) as b:
-        created = ensure_topics(b.bootstrap, args.partitions)
-        print(f"bootstrap: {b.bootstrap}", flush=True)
+    with composition.local_broker(args.port, args.partitions) as (bootstrap, created):
+        print(f"bootstrap: {bootstrap}", flush=True)
         print(f"topics created: {', '.join(created) or '(none)'}", flush=True)
         print("Ctrl-C stops the broker (its data lives in memory only).", flush=True)
         stop.wait()
@@ -158,7 +131,7 @@ def demo(args: argparse.Namespace) -> int:
 def api(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from safety.api.app import create_app
+    from safety.composition import create_api
 
     configure_logging(args.log_format or "json")
     settings = settings_from(
@@ -168,7 +141,7 @@ def api(args: argparse.Namespace) -> int:
         kafka_bootstrap=args.bootstrap_servers,
         media_roots=args.media_root,
     )
-    app = create_app(settings)
+    app = create_api(settings)
     uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None, proxy_headers=False)
     return 0
 

@@ -23,8 +23,9 @@ from safety.config import Settings
 from safety.logs import configure_logging
 from safety.media.samples import make_corrupt, make_face_video, make_video
 from safety.outcomes import summary
-from safety.runtime import build_runtime
+from safety.runtime import Runtime
 from safety.store import DecisionRow
+from safety.topics import FEED_TAKEDOWN, OUTCOME_TOPICS, VIDEOS_GENERATED
 
 log = logging.getLogger("feedguard.demo")
 
@@ -106,8 +107,6 @@ def _collect_outcomes(
     bootstrap: str, wanted: set[str], timeout_s: float
 ) -> dict[str, tuple[str, dict[str, Any]]]:
     """Read the outcome topics (no group, from the start) until every video has an outcome."""
-    from streams.topics import OUTCOME_TOPICS
-
     consumer = KafkaConsumer(
         *OUTCOME_TOPICS,
         bootstrap_servers=bootstrap,
@@ -128,7 +127,7 @@ def _collect_outcomes(
 
 
 def run_demo(json_output: bool = False, keep: Path | None = None, review_port: int | None = None) -> int:
-    from streams import LocalBroker, Worker, WorkerConfig, ensure_topics, make_producer
+    from safety import composition
 
     configure_logging("text", "WARNING")
     started = time.perf_counter()
@@ -145,34 +144,23 @@ def run_demo(json_output: bool = False, keep: Path | None = None, review_port: i
         say(f"feedguard demo: data in {workdir}")
         uris = _make_media(media)
         say(f"  made {len(uris)} sample videos with ffmpeg ({time.perf_counter() - started:.1f} s)")
-        with LocalBroker() as broker:
-            say(f"  local broker (Tansu) on {broker.bootstrap}")
-            ensure_topics(broker.bootstrap, partitions=2)
+        with composition.local_broker(partitions=2) as (bootstrap, _):
+            say(f"  local broker (Tansu) on {bootstrap}")
             settings = Settings(
-                kafka_bootstrap=broker.bootstrap,
+                kafka_bootstrap=bootstrap,
+                group_id="feedguard-demo",
                 data_dir=workdir,
                 media_roots=[media],
                 database_url=f"sqlite:///{workdir / 'feedguard.db'}",
                 session_timeout_ms=3000,
             )
-            runtime = build_runtime(settings, worker_id="demo-worker")
+            runtime = composition.build_runtime(settings, worker_id="demo-worker")
             say(f"  SQLite at {workdir / 'feedguard.db'}, policy {runtime.pipeline.policy_version}")
-            producer = make_producer(broker.bootstrap)
-            for s in SAMPLES:
-                producer.send(
-                    "videos.generated",
-                    key=s.video_id.encode(),
-                    value=json.dumps(_event(s, uris[s.video_id])).encode(),
-                )
-            producer.flush()
-            producer.close()
-            worker = Worker(
-                WorkerConfig(bootstrap=broker.bootstrap, group_id="feedguard-demo", session_timeout_ms=3000),
-                runtime.moderator,
-            )
+            _send(bootstrap, [_event(s, uris[s.video_id]) for s in SAMPLES])
+            worker = composition.worker_for(settings, runtime)
             thread = threading.Thread(target=worker.run, name="demo-worker", daemon=True)
             thread.start()
-            outcomes = _collect_outcomes(broker.bootstrap, {s.video_id for s in SAMPLES}, timeout_s=180)
+            outcomes = _collect_outcomes(bootstrap, {s.video_id for s in SAMPLES}, timeout_s=180)
             rows = _rows(runtime.db, [s.video_id for s in SAMPLES])
             missing = [s.video_id for s in SAMPLES if s.video_id not in outcomes]
             _print(rows, outcomes, json_output)
@@ -184,9 +172,9 @@ def run_demo(json_output: bool = False, keep: Path | None = None, review_port: i
             if not json_output:
                 _print_verification(settings, rows)
             if not missing:
-                missing += _cameo_act(runtime, broker.bootstrap, media, say, json_output)
+                missing += _cameo_act(runtime, media, say, json_output)
             if not missing:
-                missing += _rights_act(runtime, broker.bootstrap, media, say, json_output)
+                missing += _rights_act(runtime, media, say, json_output)
             if review_port is not None and not missing:
                 _serve_review(settings, runtime, review_port)
             worker.stop()
@@ -219,27 +207,24 @@ def _print_verification(settings: Settings, rows: dict[str, DecisionRow]) -> Non
         print(f"  {row.video_id:<22} {summary_line}", flush=True)
 
 
-def _cameo_act(runtime: Any, bootstrap: str, media: Path, say: Any, json_output: bool) -> list[str]:
+def _cameo_act(runtime: Runtime, media: Path, say: Any, json_output: bool) -> list[str]:
     """Likeness consent end to end; returns video ids that got no outcome (empty when all is well)."""
+    from safety import composition
     from safety.cli import demo_cameo
-    from streams import make_producer
-    from streams.outbox import OutboxRelay
 
     say("\nLikeness consent (cameos):")
+    bootstrap = runtime.settings.kafka_bootstrap
     act = demo_cameo.enrol(runtime, media, say)
-    producer = make_producer(bootstrap)
-    for ev in act.events:
-        producer.send("videos.generated", key=ev["video_id"].encode(), value=demo_cameo.as_json(ev))
-    producer.flush()
-    producer.close()
+    _send(bootstrap, act.events)
     ids = {ev["video_id"] for ev in act.events}
     outcomes = _collect_outcomes(bootstrap, ids, timeout_s=120)
     rows = _rows(runtime.db, sorted(ids))
-    relay = OutboxRelay(runtime.db, bootstrap)
-    taken = demo_cameo.revoke_and_take_down(runtime, relay.send_pending, say)
-    takedowns = _collect_takedowns(bootstrap, set(taken), timeout_s=30)
-    if relay._producer is not None:
-        relay._producer.close(timeout=5)
+    relay = composition.outbox_relay(runtime.settings, runtime.db)
+    try:
+        taken = demo_cameo.revoke_and_take_down(runtime, relay.send_pending, say)
+        takedowns = _collect_takedowns(bootstrap, set(taken), timeout_s=30)
+    finally:
+        relay.stop()  # never started: closes its producer and topic probe
     for ev in act.events:
         vid = ev["video_id"]
         row = rows.get(vid)
@@ -267,21 +252,24 @@ def _cameo_act(runtime: Any, bootstrap: str, media: Path, say: Any, json_output:
 
 
 def _send(bootstrap: str, events: list[dict[str, Any]]) -> None:
-    from streams import make_producer
+    from safety import composition
 
-    producer = make_producer(bootstrap)
-    for ev in events:
-        producer.send("videos.generated", key=ev["video_id"].encode(), value=json.dumps(ev).encode())
-    producer.flush()
-    producer.close()
+    producer = composition.producer(bootstrap)
+    try:
+        for ev in events:
+            producer.send(VIDEOS_GENERATED, key=ev["video_id"].encode(), value=json.dumps(ev).encode())
+        producer.flush()
+    finally:
+        producer.close()
 
 
-def _rights_act(runtime: Any, bootstrap: str, media: Path, say: Any, json_output: bool) -> list[str]:
+def _rights_act(runtime: Runtime, media: Path, say: Any, json_output: bool) -> list[str]:
     """Rights holders end to end; returns video ids that got no (or an unexpected) outcome."""
+    from safety import composition
     from safety.cli import demo_rights
-    from streams.outbox import OutboxRelay
 
     say("\nRights holders (characters and opt-in rules):")
+    bootstrap = runtime.settings.kafka_bootstrap
     act = demo_rights.register(runtime, media, say)
     first = act.event("demo-pip-unlicensed", "a fan animation of an owl wizard waving hello")
     _send(bootstrap, [first])
@@ -295,11 +283,12 @@ def _rights_act(runtime: Any, bootstrap: str, media: Path, say: Any, json_output
     ids = [first["video_id"], *(ev["video_id"] for ev in later)]
     outcomes |= _collect_outcomes(bootstrap, set(ids), timeout_s=120)
     rows = _rows(runtime.db, ids)
-    relay = OutboxRelay(runtime.db, bootstrap)
-    taken = act.withdraw(relay.send_pending, say)
-    takedowns = _collect_takedowns(bootstrap, set(taken), timeout_s=30)
-    if relay._producer is not None:
-        relay._producer.close(timeout=5)
+    relay = composition.outbox_relay(runtime.settings, runtime.db)
+    try:
+        taken = act.withdraw(relay.send_pending, say)
+        takedowns = _collect_takedowns(bootstrap, set(taken), timeout_s=30)
+    finally:
+        relay.stop()  # never started: closes its producer and topic probe
     expected = {ids[0]: "rejected", ids[1]: "published", ids[2]: "rejected"}
     for vid in ids:
         row = rows.get(vid)
@@ -329,7 +318,7 @@ def _rights_act(runtime: Any, bootstrap: str, media: Path, say: Any, json_output
 
 def _collect_takedowns(bootstrap: str, wanted: set[str], timeout_s: float) -> dict[str, dict[str, Any]]:
     consumer = KafkaConsumer(
-        "feed.takedown",
+        FEED_TAKEDOWN,
         bootstrap_servers=bootstrap,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -347,14 +336,14 @@ def _collect_takedowns(bootstrap: str, wanted: set[str], timeout_s: float) -> di
     return seen
 
 
-def _serve_review(settings: Settings, runtime: Any, port: int) -> None:
+def _serve_review(settings: Settings, runtime: Runtime, port: int) -> None:
     """Keep broker and worker running and serve the API + moderator page until Ctrl-C."""
     import secrets
 
     import uvicorn
 
     from safety.accounts import create_user, issue_key
-    from safety.api.app import create_app
+    from safety.composition import create_api
 
     password = secrets.token_urlsafe(12)
     with runtime.db.session() as s:
@@ -367,7 +356,7 @@ def _serve_review(settings: Settings, runtime: Any, port: int) -> None:
         "The held sample is in the queue; approving it publishes to feed.publish. Ctrl-C stops everything.",
         flush=True,
     )
-    uvicorn.run(create_app(review, db=runtime.db), host="127.0.0.1", port=port, log_level="warning")
+    uvicorn.run(create_api(review, db=runtime.db), host="127.0.0.1", port=port, log_level="warning")
 
 
 def _rows(db: Any, video_ids: list[str]) -> dict[str, DecisionRow]:

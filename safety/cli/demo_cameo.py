@@ -3,7 +3,6 @@ revoke the grant and watch the takedown arrive on ``feed.takedown``."""
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from dataclasses import dataclass
@@ -99,7 +98,3 @@ def _event(video_id: str, creator: str, uri: str) -> dict[str, Any]:
         "prompt": "an astronaut waves at the camera", "uri": uri, "cameos": [OWNER], "remix_of": None,
         "created_at": datetime.now(UTC).isoformat(), "generator": "feedguard-demo",
     }  # fmt: skip
-
-
-def as_json(event: dict[str, Any]) -> bytes:
-    return json.dumps(event).encode()

@@ -1,0 +1,1 @@
+"""The HTTP API and the moderator web page (FastAPI)."""
