@@ -27,21 +27,7 @@ from policies.model import (
     RuleHit,
     SignalCondition,
 )
-
-# Context facts the pipeline provides; referencing anything else is a wiring error.
-KNOWN_FACTS: frozenset[str] = frozenset(
-    {
-        "creator.id",
-        "creator.age_band",
-        "cameos.count",
-        "remix",
-        "media.duration_s",
-        "media.width",
-        "media.height",
-        "media.has_audio",
-        "rating.audience",
-    }
-)
+from policies.vocabulary import KNOWN_FACTS, Fact
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +186,7 @@ class PolicyEngine:
             self.policy.document.defaults.audience,
             *(r.then.audience for r, _ in enforced if r.then.audience is not None),
         )
-        run(self._other_rules, Facts(facts.signals, {**facts.context, "rating.audience": audience.value}))
+        run(self._other_rules, Facts(facts.signals, {**facts.context, Fact.RATING_AUDIENCE: audience.value}))
 
         rejects = [(r, h) for r, h in enforced if r.then.action == "reject"]
         holds = [(r, h) for r, h in enforced if r.then.action == "hold"]

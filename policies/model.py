@@ -6,51 +6,14 @@ and every decision carries the rules (and the signal values) that produced it.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
-
-class Outcome(StrEnum):
-    PUBLISH = "published"
-    HOLD = "held"
-    REJECT = "rejected"
-
-
-class Audience(StrEnum):
-    """Who may see a published video, from least to most restricted."""
-
-    EVERYONE = "everyone"
-    TEEN = "13+"
-    ADULT = "18+"
-
-    @property
-    def rank(self) -> int:
-        return _AUDIENCE_RANK[self]
-
-    @staticmethod
-    def strictest(*audiences: Audience) -> Audience:
-        return max(audiences, key=lambda a: a.rank)
-
-
-_AUDIENCE_RANK = {Audience.EVERYONE: 0, Audience.TEEN: 1, Audience.ADULT: 2}
-
-
-class Priority(StrEnum):
-    """Review priority; ``urgent`` items (e.g. possible minor safety) are seen first."""
-
-    LOW = "low"
-    NORMAL = "normal"
-    HIGH = "high"
-    URGENT = "urgent"
-
-    @property
-    def rank(self) -> int:
-        return _PRIORITY_RANK[self]
-
-
-_PRIORITY_RANK = {Priority.LOW: 0, Priority.NORMAL: 1, Priority.HIGH: 2, Priority.URGENT: 3}
+# Re-exported for the policy model; policies.vocabulary owns them.
+from policies.vocabulary import Audience as Audience
+from policies.vocabulary import Outcome as Outcome
+from policies.vocabulary import Priority as Priority
 
 
 class _Strict(BaseModel):

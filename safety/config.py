@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from policies.vocabulary import API_MAX_BODY_BYTES, API_MAX_UPLOAD_BYTES
 from safety.media import MediaLimits
 from safety.provenance.config import ProvenanceConfig
 
@@ -58,8 +59,9 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     api_rate_per_minute: int = 600  # per key (or per client address when anonymous)
-    api_max_body_bytes: int = 1024 * 1024
-    api_max_upload_bytes: int = 64 * 1024 * 1024  # enrolment videos
+    api_max_body_bytes: int = API_MAX_BODY_BYTES
+    # Every upload (enrolment recordings, rights reference clips, audio and images): one cap.
+    api_max_upload_bytes: int = API_MAX_UPLOAD_BYTES
     api_cors_origins: list[str] = Field(default_factory=list)  # CORS off unless origins are listed
     session_ttl_s: int = 12 * 3600
     lease_ttl_s: int = 300

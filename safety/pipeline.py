@@ -38,6 +38,7 @@ from policies import (
     referenced_signals,
 )
 from policies.rights import RightsVerdict
+from policies.vocabulary import Fact
 from safety.config import Settings
 from safety.events import VideoGenerated
 from safety.media import MediaRejected, VideoInfo, probe, resolve_uri, sample_frames
@@ -346,17 +347,17 @@ def _max_scores(signals: Sequence[Signal]) -> dict[str, float]:
 
 def _context(event: VideoGenerated, info: VideoInfo | None) -> dict[str, Any]:
     ctx: dict[str, Any] = {
-        "creator.id": event.creator.id,
-        "creator.age_band": event.creator.age_band,
-        "cameos.count": len(event.cameos),
-        "remix": event.remix_of is not None,
+        Fact.CREATOR_ID: event.creator.id,
+        Fact.CREATOR_AGE_BAND: event.creator.age_band,
+        Fact.CAMEOS_COUNT: len(event.cameos),
+        Fact.REMIX: event.remix_of is not None,
     }
     if info is not None:
         ctx |= {
-            "media.duration_s": info.duration_s,
-            "media.width": info.display_width,
-            "media.height": info.display_height,
-            "media.has_audio": info.has_audio,
+            Fact.MEDIA_DURATION_S: info.duration_s,
+            Fact.MEDIA_WIDTH: info.display_width,
+            Fact.MEDIA_HEIGHT: info.display_height,
+            Fact.MEDIA_HAS_AUDIO: info.has_audio,
         }
     return ctx
 

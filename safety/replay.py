@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from policies import Facts, LoadedPolicy, PolicyEngine, referenced_signals
+from policies.vocabulary import Fact
 from safety.store import Database, DecisionRow, Video
 
 
@@ -46,10 +47,10 @@ def _context(row: DecisionRow, video: Video) -> dict[str, Any]:
         return dict(row.context)
     # Decisions stored before contexts were kept: rebuild what the event itself says.
     return {
-        "creator.id": video.creator_id,
-        "creator.age_band": video.creator_age_band,
-        "cameos.count": len(video.cameos or []),
-        "remix": video.remix_of is not None,
+        Fact.CREATOR_ID: video.creator_id,
+        Fact.CREATOR_AGE_BAND: video.creator_age_band,
+        Fact.CAMEOS_COUNT: len(video.cameos or []),
+        Fact.REMIX: video.remix_of is not None,
     }
 
 

@@ -6,9 +6,10 @@ import json
 
 from pydantic import BaseModel, ValidationError
 
+from policies.vocabulary import EVENT_MAX_BYTES
 from safety.events import VideoGenerated
 
-MAX_EVENT_BYTES = 1024 * 1024
+MAX_EVENT_BYTES = EVENT_MAX_BYTES
 MAX_JSON_DEPTH = 32
 
 

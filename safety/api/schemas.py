@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from policies import Audience
+from policies import Audience, Priority
 from safety.store.accounts import ROLES
 
 Role = Literal["admin", "moderator", "rights_holder", "creator", "platform"]
@@ -101,7 +101,7 @@ class ReviewItemOut(BaseModel):
     video_id: str
     kind: Literal["hold", "report", "appeal"]
     status: str
-    priority: Literal["low", "normal", "high", "urgent"]
+    priority: Priority
     priority_value: int
     reasons: list[str]
     creator_age_band: str

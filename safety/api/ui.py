@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
+from policies.vocabulary import PRIORITY_NAMES
 from safety.accounts import Principal, authenticate, login
 from safety.api.deps import SESSION_COOKIE, SessionDep, StateDep
 from safety.review.evidence import build_evidence
@@ -119,7 +120,7 @@ def queue(
     f = QueueFilter(
         status=status if status in ("open", "escalated", "decided") else "open",
         kind=kind if kind in ("hold", "report", "appeal") else None,
-        priority=priority if priority in ("low", "normal", "high", "urgent") else None,
+        priority=priority if priority in PRIORITY_NAMES else None,
         age_band=age_band if age_band in ("teen", "adult") else None,
         reason=reason or None,
     )

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Protocol
 from classifiers.base import Box, Detector, DetectorInput, Evidence, Frame, Modality, Signal
 from classifiers.face_identity import FaceEmbedder
 from classifiers.faces import FaceDetector
+from policies.vocabulary import Fact
 from safety.likeness.consent import CameoTerms
 from safety.likeness.tracking import Track, embed_tracks, link, refine
 from safety.likeness.vectors import F32, MatchThresholds
@@ -148,7 +149,7 @@ class LikenessDetector(Detector):
         ]
         embed_tracks(tracks, frames, self.embedder, self.per_track)
         tracks = refine(tracks)
-        creator = data.context.get("creator.id")
+        creator = data.context.get(Fact.CREATOR_ID)
         found_subjects: dict[str, tuple[Subject, float, list[Evidence]]] = {}
         seen_cameos: set[str] = set()
         th = self.thresholds

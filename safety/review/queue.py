@@ -15,10 +15,11 @@ from typing import Any
 from sqlalchemy import Text, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from policies.vocabulary import PRIORITY_RANK
 from safety.store import ReviewItem
 from safety.store.models import utcnow
 
-LEVELS = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
+LEVELS = PRIORITY_RANK  # the ranks are policies.vocabulary's
 LEVEL_NAMES = {v: k for k, v in LEVELS.items()}
 
 

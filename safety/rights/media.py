@@ -22,12 +22,13 @@ import numpy.typing as npt
 from PIL import Image, ImageOps
 
 from classifiers.rights.audio import fingerprint
+from policies.vocabulary import REFERENCE_IMAGE_MAX_BYTES
 from safety.media import MediaLimits, MediaRejected, probe, sample_frames
 
 U8 = npt.NDArray[np.uint8]
 
 IMAGE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
+MAX_IMAGE_BYTES = REFERENCE_IMAGE_MAX_BYTES
 MAX_IMAGE_SIDE = 8192
 MAX_IMAGE_PIXELS = 40_000_000
 MIN_IMAGE_SIDE = 32

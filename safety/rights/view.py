@@ -36,6 +36,7 @@ from classifiers.rights import (
 from classifiers.rights.audio import AudioToolMissing
 from classifiers.text_embed import SentenceEmbedder
 from policies.rights import CharacterTerms, Rule, RuleSpec
+from policies.vocabulary import Fact
 from safety.rights.media import read_png
 from safety.rights.models import RightsCharacter, RightsReference, RightsRegistryVersion, RightsRule
 from safety.store import Database, Organisation
@@ -219,7 +220,7 @@ class RightsDetector(Detector):
         signals = self.characters.detect(data)
         path = data.context.get("source_path")
         matches = []
-        if path and data.context.get("media.has_audio", True) and self.view.has_audio:
+        if path and data.context.get(Fact.MEDIA_HAS_AUDIO, True) and self.view.has_audio:
             if self.audio is None:  # fail closed: a registered track could not be listened for
                 raise RuntimeError("reference audio is registered but fpcalc is not installed")
             matches = self.audio.match(Path(str(path)))

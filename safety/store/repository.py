@@ -11,14 +11,12 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from policies.vocabulary import priority_rank
 from safety.events import VideoGenerated
 from safety.store.audit import audit
 from safety.store.db import Database
 from safety.store.models import DecisionRow, Video, utcnow
 from safety.store.review import ReviewItem
-
-# Same scale as safety.review.queue: level * 1000 (+ report bumps).
-PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
 
 
 def hold_item(row: DecisionRow, age_band: str) -> ReviewItem:
@@ -28,7 +26,7 @@ def hold_item(row: DecisionRow, age_band: str) -> ReviewItem:
         video_id=row.video_id,
         kind="hold",
         status="open",
-        priority=PRIORITY_RANK.get(row.priority or "normal", 1) * 1000,
+        priority=priority_rank(row.priority) * 1000,  # same scale as safety.review.queue (+ report bumps)
         reasons=list(row.reasons),
         decision_id=row.id,
         creator_age_band=age_band,

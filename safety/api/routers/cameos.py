@@ -35,7 +35,6 @@ from safety.store import Video
 router = APIRouter(prefix="/v1/cameos", tags=["cameos"], responses=PROBLEM_RESPONSES)
 
 Caller = Annotated[Principal, Depends(require("creator", "platform"))]
-MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 VIDEO_TYPES = {"video/mp4", "video/quicktime", "video/webm", "video/x-matroska", "application/octet-stream"}
 _MODELS_LOCK = threading.Lock()
 
@@ -170,8 +169,12 @@ def _media(state: AppState, upload: UploadFile | None, uri: str | None) -> Itera
             with path.open("wb") as out:
                 while chunk := upload.file.read(1 << 20):
                     size += len(chunk)
-                    if size > MAX_UPLOAD_BYTES:
-                        raise Problem(413, "payload-too-large", f"Recording over {MAX_UPLOAD_BYTES} bytes")
+                    if size > state.settings.api_max_upload_bytes:
+                        raise Problem(
+                            413,
+                            "payload-too-large",
+                            f"Recording over {state.settings.api_max_upload_bytes} bytes",
+                        )
                     out.write(chunk)
             if size == 0:
                 raise Problem(422, "media.empty", "The recording is empty")

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 
+from policies import Priority
 from safety.api.deps import Moderator, SessionDep, StateDep
 from safety.api.problems import PROBLEM_RESPONSES, Problem
 from safety.api.publish import publish_for_review
@@ -61,7 +62,7 @@ def list_queue(
     status: Literal["open", "escalated", "decided"] = "open",
     kind: Literal["hold", "report", "appeal"] | None = None,
     reason: Annotated[str | None, Query(max_length=64)] = None,
-    priority: Literal["low", "normal", "high", "urgent"] | None = None,
+    priority: Priority | None = None,
     age_band: Literal["teen", "adult"] | None = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

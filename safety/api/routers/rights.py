@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from policies.rights import RuleSpec
+from policies.vocabulary import REFERENCE_IMAGE_MAX_BYTES
 from safety.accounts import Principal
 from safety.api.deps import RightsHolder, SessionDep, StateDep
 from safety.api.problems import PROBLEM_RESPONSES, Problem
@@ -39,7 +40,6 @@ Lang = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})
 Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 Description = Annotated[str, StringConstraints(min_length=3, max_length=1000, strip_whitespace=True)]
 VideoRef = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")]
-MAX_UPLOAD = {"image": 20 * 1024 * 1024, "clip": 64 * 1024 * 1024, "audio": 64 * 1024 * 1024}
 
 
 class _In(BaseModel):
@@ -311,7 +311,9 @@ def add_reference(
     char = _character(session, who, character_id)
     workdir = state.workdir("rights-")
     try:
-        upload = _save_upload(file, workdir / "upload", MAX_UPLOAD[kind])
+        upload = _save_upload(
+            file, workdir / "upload", _upload_cap(state.settings.api_max_upload_bytes, kind)
+        )
         assets = LocalAssetStore(state.settings.assets_dir)
         try:
             ref = registry.add_reference(
@@ -331,6 +333,11 @@ def add_reference(
         shutil.rmtree(workdir, ignore_errors=True)
     session.commit()
     return _ref_out(ref)
+
+
+def _upload_cap(setting: int, kind: str) -> int:
+    """The upload setting; images are also held to what the decoder takes in memory."""
+    return min(setting, REFERENCE_IMAGE_MAX_BYTES) if kind == "image" else setting
 
 
 def _save_upload(file: UploadFile, path: Path, limit: int) -> Path:
