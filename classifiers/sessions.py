@@ -4,8 +4,8 @@ A worker process runs its detectors one after the other, and several workers usu
 machine (``cores / workers`` threads each). Three things follow, measured in
 ``benchmarks/pipeline_bench.py``:
 
-* threads per session come from ``FEEDGUARD_WORKER_THREADS`` when the service sets it (the
-  worker's share of the cores), else 2 as before;
+* threads per session come from the worker's share of the cores when the service sets it
+  (:func:`set_worker_threads`, from ``Settings.worker_threads``), else 2;
 * intra-op threads do not spin-wait between operators (``allow_spinning=0``): spinning threads
   burn the CPU that ffmpeg or the other worker on the same cores needs;
 * detectors that load the same model file with the same thread count share one session
@@ -18,7 +18,6 @@ machine (``cores / workers`` threads each). Three things follow, measured in
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Sequence
@@ -29,12 +28,11 @@ import numpy as np
 import onnxruntime as ort  # type: ignore[import-untyped,unused-ignore]
 
 __all__ = [
-    "THREADS_ENV",
     "FrameMemo",
     "default_batch",
     "default_threads",
-    "perf_disabled",
     "prefetcher",
+    "set_worker_threads",
     "shared_session",
     "worker_threads",
 ]
@@ -42,46 +40,38 @@ __all__ = [
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-THREADS_ENV = "FEEDGUARD_WORKER_THREADS"
-PERF_DISABLE_ENV = "FEEDGUARD_PERF_DISABLE"
 _DEFAULT_THREADS = 2
+_worker_threads: int | None = None  # set by the service's composition root, before models load
 
 _lock = threading.Lock()
-_sessions: weakref.WeakValueDictionary[tuple[str, int, bool], Any] = weakref.WeakValueDictionary()
+_sessions: weakref.WeakValueDictionary[tuple[str, int], Any] = weakref.WeakValueDictionary()
+
+
+def set_worker_threads(threads: int | None) -> None:
+    """Set the cores this worker process may keep busy (``cores // workers per host`` when several
+    workers share a machine); None: every ffmpeg uses its own default (all cores) and every model
+    session 2 threads. Called once, explicitly, by whoever builds the runtime, before models load
+    (sessions already made keep their thread count)."""
+    global _worker_threads
+    if threads is not None and threads < 1:
+        raise ValueError(f"worker threads must be >= 1, got {threads}")
+    _worker_threads = threads
 
 
 def worker_threads() -> int | None:
-    """``FEEDGUARD_WORKER_THREADS``: the cores this worker process may keep busy, if configured.
-
-    Set it to ``cores // workers per host`` when several workers share a machine; unset, every
-    ffmpeg uses its own default (all cores) and every model session ``2`` threads.
-    """
-    raw = os.environ.get(THREADS_ENV, "").strip()
-    try:
-        return max(1, int(raw)) if raw else None
-    except ValueError:
-        return None
+    """The thread budget set by :func:`set_worker_threads`, if any."""
+    return _worker_threads
 
 
 def default_threads() -> int:
-    """Threads one model session may use: ``FEEDGUARD_WORKER_THREADS``, else 2."""
+    """Threads one model session may use: the worker's budget, else 2."""
     return worker_threads() or _DEFAULT_THREADS
 
 
 def default_batch() -> int:
     """Frames per session call: 8. Larger batches were no faster on CPU (measured 20 frames, 2 threads)
     but made onnxruntime's arena hold ~100 MB more per model at peak."""
-    return 32 if perf_disabled("small_batches") else 8
-
-
-def perf_disabled(name: str) -> bool:
-    """True when ``FEEDGUARD_PERF_DISABLE`` (comma list) names this optimisation.
-
-    Only for before/after measurements in ``benchmarks/``: every optimisation keeps the results
-    of the code it replaces, so turning one off changes speed and memory, never a verdict.
-    """
-    names = os.environ.get(PERF_DISABLE_ENV, "")
-    return name in {n.strip() for n in names.split(",")} or "all" in {n.strip() for n in names.split(",")}
+    return 8
 
 
 def _options(threads: int) -> Any:
@@ -89,8 +79,7 @@ def _options(threads: int) -> Any:
     options.intra_op_num_threads = int(threads)
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # converted graphs warn about harmless initializer layouts
-    if not perf_disabled("ort_no_spin"):
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
 
@@ -98,22 +87,19 @@ def shared_session(model: str | Path | bytes, *, key: str, intra_op_num_threads:
     """A CPU-provider session for ``model``, shared with every other caller of the same ``key``.
 
     ``key`` names the model (e.g. its file name); the session lives as long as some detector
-    holds it. ``FEEDGUARD_PERF_DISABLE=shared_sessions`` gives each caller its own.
+    holds it.
     """
     if intra_op_num_threads < 1:
         raise ValueError(f"intra_op_num_threads must be >= 1, got {intra_op_num_threads}")
-    spin = perf_disabled("ort_no_spin")
-    cache_key = (key, int(intra_op_num_threads), spin)
-    share = not perf_disabled("shared_sessions")
+    cache_key = (key, int(intra_op_num_threads))
     with _lock:
-        session = _sessions.get(cache_key) if share else None
+        session = _sessions.get(cache_key)
         if session is None:
             source = model if isinstance(model, bytes) else str(model)
             session = ort.InferenceSession(
                 source, sess_options=_options(intra_op_num_threads), providers=["CPUExecutionProvider"]
             )
-            if share:
-                _sessions[cache_key] = session
+            _sessions[cache_key] = session
         return session
 
 
@@ -157,10 +143,10 @@ def prefetcher(detectors: Iterable[object]) -> Callable[[Sequence[Any]], None] |
     Detectors opt in with a ``prefetch(frames)`` method that fills their :class:`FrameMemo`;
     their ``detect`` then reuses those results. A failing prefetch is logged and ignored: detect
     computes whatever is missing, so results never depend on it. ``None`` when no detector opts
-    in (or ``FEEDGUARD_PERF_DISABLE=prefetch``).
+    in.
     """
     hooks = [h for d in detectors if callable(h := getattr(d, "prefetch", None))]
-    if not hooks or perf_disabled("prefetch"):
+    if not hooks:
         return None
 
     def run(frames: Sequence[Any]) -> None:

@@ -1,12 +1,14 @@
 """Failpoints: named places where a fault test makes this process die, to prove crash recovery.
 
-``FEEDGUARD_FAILPOINTS`` lists the armed points, comma-separated; ``name`` fires on the first hit,
-``name:N`` on the N-th. Firing writes one line to stderr and SIGKILLs the process (no clean-up,
-no flush, no ``finally``: what a power cut or the OOM killer does). ``name:N=pause`` instead
-stops the calling thread there: it creates ``<FEEDGUARD_FAILPOINT_DIR>/<name>.reached`` and waits
-until the test creates ``<name>.go`` (so a test can, say, stop the database at that exact point).
-Unarmed, ``failpoint()`` costs one dict lookup. The variable is read at import; ``arm()`` re-reads
-it (in-process tests).
+Nothing is armed unless a test calls :func:`arm` with a spec: points, comma-separated; ``name``
+fires on the first hit, ``name:N`` on the N-th. Importing this module arms nothing and no
+production code calls ``arm``: worker and API processes started by the reliability tests run
+through the tests' own entry point (``tests/reliability/armed_cli.py``), which arms the spec it is
+given and then runs the CLI. Firing writes one line to stderr and SIGKILLs the process (no
+clean-up, no flush, no ``finally``: what a power cut or the OOM killer does). ``name:N=pause``
+instead stops the calling thread there: it creates ``<pause_dir>/<name>.reached`` and waits until
+the test creates ``<name>.go`` (so a test can, say, stop the database at that exact point).
+Unarmed, ``failpoint()`` costs one dict lookup.
 
 Points in the code (the reliability tests, ``tests/reliability/``, kill at each):
 
@@ -26,8 +28,6 @@ import time
 from pathlib import Path
 from typing import Literal
 
-ENV = "FEEDGUARD_FAILPOINTS"
-DIR_ENV = "FEEDGUARD_FAILPOINT_DIR"
 PAUSE_LIMIT_S = 300.0  # a paused point gives up waiting (and carries on) after this long
 
 Action = Literal["kill", "pause"]
@@ -43,14 +43,15 @@ def parse(spec: str) -> dict[str, tuple[int, Action]]:
             continue
         count = int(nth) if nth else 1
         if count < 1:
-            raise ValueError(f"{ENV}: {item.strip()!r}: the hit number must be at least 1")
+            raise ValueError(f"failpoint {item.strip()!r}: the hit number must be at least 1")
         if action not in ("", "kill", "pause"):
-            raise ValueError(f"{ENV}: {item.strip()!r}: the action is kill (default) or pause")
+            raise ValueError(f"failpoint {item.strip()!r}: the action is kill (default) or pause")
         armed[name.strip()] = (count, "pause" if action == "pause" else "kill")
     return armed
 
 
-_armed: dict[str, tuple[int, Action]] = parse(os.environ.get(ENV, ""))
+_armed: dict[str, tuple[int, Action]] = {}
+_pause_dir = Path(".")
 _hits: dict[str, int] = {}
 _lock = threading.Lock()
 
@@ -73,7 +74,7 @@ def failpoint(name: str) -> None:
 
 
 def _pause(name: str) -> None:
-    folder = Path(os.environ.get(DIR_ENV) or ".")
+    folder = _pause_dir
     go = folder / f"{name}.go"
     os.write(2, f"failpoint {name} paused: waiting for {go}\n".encode())
     (folder / f"{name}.reached").touch()
@@ -83,11 +84,13 @@ def _pause(name: str) -> None:
     os.write(2, f"failpoint {name} resumed\n".encode())
 
 
-def arm(spec: str | None = None) -> dict[str, tuple[int, Action]]:
-    """(Re-)arm from ``spec``, or from the environment when None; resets the hit counts."""
-    global _armed
-    armed = parse(os.environ.get(ENV, "") if spec is None else spec)
+def arm(spec: str, pause_dir: Path | None = None) -> dict[str, tuple[int, Action]]:
+    """Arm exactly ``spec`` (``""`` disarms everything) and reset the hit counts; paused points
+    signal in ``pause_dir`` (default: the working directory). Only tests call this."""
+    global _armed, _pause_dir
+    armed = parse(spec)
     with _lock:
         _armed = armed
+        _pause_dir = pause_dir or Path(".")
         _hits.clear()
     return dict(armed)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from classifiers import Detector
-from classifiers.sessions import THREADS_ENV
+from classifiers.sessions import set_worker_threads
 from policies import load_policy
 from safety.assets import LocalAssetStore
 from safety.config import Settings
@@ -38,6 +37,7 @@ class Runtime:
 def build_publisher(settings: Settings, db: Database) -> Publisher:
     """The publish step every path shares (pipeline and moderator approvals): watermark, final
     H.264 encode and C2PA signing (last), unless provenance is switched off."""
+    set_worker_threads(settings.worker_threads)  # its ffmpeg runs (e.g. in the API's approvals)
     assets = LocalAssetStore(settings.assets_dir)
     if not settings.provenance.enabled:
         return CopyPublisher(assets)
@@ -48,6 +48,7 @@ def build_publisher(settings: Settings, db: Database) -> Publisher:
 
 def build_pipeline(settings: Settings, db: Database, publisher: Publisher | None = None) -> Pipeline:
     """The pipeline with its registry-backed detectors (likeness reads the cameo registry in ``db``)."""
+    set_worker_threads(settings.worker_threads)  # ffmpeg calls and model sessions, before they load
     policy = load_policy(settings.policy_file)
     shadow = load_policy(settings.shadow_policy_file) if settings.shadow_policy_file else None
     likeness = build_likeness_detector(settings, db)
@@ -104,8 +105,6 @@ def open_database(settings: Settings, migrate: bool = True) -> Database:
 
 def build_runtime(settings: Settings, worker_id: str | None = None, migrate: bool = True) -> Runtime:
     """Open the database (migrating it when behind, as every entry point does) and the pipeline."""
-    if settings.worker_threads is not None:  # read by ffmpeg calls and model sessions, before they load
-        os.environ[THREADS_ENV] = str(settings.worker_threads)
     db = open_database(settings, migrate)
     pipeline = build_pipeline(settings, db)
     return Runtime(

@@ -117,7 +117,8 @@ def committed_offsets(bootstrap: str, group: str, topic: str = "videos.generated
 
 
 class WorkerProcess:
-    """``python -m safety worker`` as a real child process."""
+    """``python -m safety worker`` as a real child process (``module``: another entry point, e.g.
+    the reliability tests' ``armed_cli``, which arms failpoints first)."""
 
     def __init__(
         self,
@@ -131,11 +132,12 @@ class WorkerProcess:
         env: dict[str, str] | None = None,
         log_format: str = "text",
         extra_args: list[str] | None = None,
+        module: str = "safety",
     ) -> None:
         cmd = [
             sys.executable,
             "-m",
-            "safety",
+            module,
             "worker",
             "--bootstrap-servers",
             bootstrap,

@@ -22,7 +22,7 @@ from typing import IO, cast
 import numpy as np
 
 from classifiers.base import Frame, FrameBatch
-from classifiers.sessions import perf_disabled, prefetcher, worker_threads
+from classifiers.sessions import prefetcher, worker_threads
 from safety.media.errors import MediaRejected, MediaUnavailable
 from safety.media.limits import MediaLimits
 from safety.media.probe import MAX_PIXELS_EXCEEDED, VideoInfo, ffmpeg_input_args
@@ -47,7 +47,7 @@ def decoder_threads() -> list[str]:
     """``-threads N`` (an input option) when the worker has a thread budget, else ffmpeg's default.
 
     ffmpeg's default is one thread per core (plus one) per process: two workers on two cores would
-    each run three decoding threads. ``FEEDGUARD_WORKER_THREADS`` is set to cores / workers.
+    each run three decoding threads. The budget is ``Settings.worker_threads`` (cores / workers).
     """
     threads = worker_threads()
     return ["-threads", str(threads)] if threads is not None else []
@@ -164,8 +164,7 @@ def _command(
     if scene_threshold is not None:
         expr += rf"+gt(scene\,{scene_threshold:.9g})"
     # checksum=0: showinfo would otherwise hash and take statistics of every kept full-size frame.
-    showinfo = "showinfo" if perf_disabled("sample_lean") else "showinfo=checksum=0"
-    graph = f"select='{expr}',{showinfo},scale={width}:{height}"
+    graph = f"select='{expr}',showinfo=checksum=0,scale={width}:{height}"
     return [
         FFMPEG,
         "-hide_banner",

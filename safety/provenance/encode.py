@@ -33,7 +33,7 @@ from typing import IO
 
 import numpy as np
 
-from classifiers.sessions import perf_disabled, worker_threads
+from classifiers.sessions import worker_threads
 from safety.media.errors import MediaRejected
 from safety.media.probe import VideoInfo, ffmpeg_input_args
 from safety.provenance.watermark import U8, Embedder, LumaAccumulator
@@ -72,7 +72,7 @@ class SourceFormat:
         Saves an ffprobe per published video; ``None`` (probe with :func:`probe_source`) when the
         source has audio (its codec decides copy vs AAC) or an unusual frame rate.
         """
-        if info.has_audio or not 0 < info.fps <= 240 or perf_disabled("reuse_probe"):
+        if info.has_audio or not 0 < info.fps <= 240:
             return None
         w, h = info.display_width, info.display_height
         rate = Fraction(info.fps).limit_denominator(1001)
@@ -339,10 +339,9 @@ def encode_final(
     place (called from Python per frame), or ``None``. Raises :class:`EncodeError` when ffmpeg
     fails or times out and :class:`~safety.media.MediaRejected` when the source is truncated.
     """
-    piped = perf_disabled("ffmpeg_watermark")  # the two-process form, for before/after benchmarks
-    if isinstance(mark, Embedder) and (piped or not mark.grain_exact):
-        mark = mark.apply
-    if isinstance(mark, Embedder) or (mark is None and not piped):
+    if isinstance(mark, Embedder) and not mark.grain_exact:
+        mark = mark.apply  # marked from Python, frame by frame (the piped form)
+    if isinstance(mark, Embedder) or mark is None:
         stats = _encode_single(source, dest, fmt, mark, crf, preset, vf, timeout_s)
     else:
         stats = _encode_piped(source, dest, fmt, mark, crf, preset, vf, timeout_s)

@@ -13,7 +13,7 @@ from classifiers.base import DetectorInput, FrameBatch
 from classifiers.faces import FaceDetector
 from classifiers.minors import MinorLikelyDetector
 from classifiers.nsfw import OpenNsfwDetector
-from classifiers.sessions import FrameMemo, default_threads, perf_disabled, prefetcher, worker_threads
+from classifiers.sessions import FrameMemo, default_threads, prefetcher, set_worker_threads, worker_threads
 
 ASTRONAUT = np.ascontiguousarray(data.astronaut()[:288])
 COFFEE = np.ascontiguousarray(data.coffee()[:288, :512])
@@ -23,18 +23,18 @@ def frames() -> list[np.ndarray]:
     return [ASTRONAUT.copy(), COFFEE.copy(), ASTRONAUT[:, ::-1].copy()]
 
 
-def test_thread_budget_and_switches(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("FEEDGUARD_WORKER_THREADS", raising=False)
-    monkeypatch.delenv("FEEDGUARD_PERF_DISABLE", raising=False)
+def test_thread_budget_is_set_explicitly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The budget is what the service sets (no environment variable read or written here)."""
+    monkeypatch.setenv("FEEDGUARD_WORKER_THREADS", "1")  # ignored: Settings reads it, not classifiers
+    set_worker_threads(None)
     assert worker_threads() is None and default_threads() == 2
-    monkeypatch.setenv("FEEDGUARD_WORKER_THREADS", "1")
-    assert worker_threads() == 1 and default_threads() == 1
-    monkeypatch.setenv("FEEDGUARD_WORKER_THREADS", "nonsense")
-    assert worker_threads() is None
-    monkeypatch.setenv("FEEDGUARD_PERF_DISABLE", "prefetch, shared_faces")
-    assert perf_disabled("prefetch") and perf_disabled("shared_faces") and not perf_disabled("sample_lean")
-    monkeypatch.setenv("FEEDGUARD_PERF_DISABLE", "all")
-    assert perf_disabled("anything")
+    try:
+        set_worker_threads(1)
+        assert worker_threads() == 1 and default_threads() == 1
+        with pytest.raises(ValueError):
+            set_worker_threads(0)
+    finally:
+        set_worker_threads(None)
 
 
 def test_memo_forgets_a_frame_when_it_is_collected() -> None:

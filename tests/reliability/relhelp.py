@@ -39,7 +39,8 @@ PYTHONPATH = os.pathsep.join([str(ROOT), str(ROOT / "tests"), str(HERE)])
 
 
 class FailpointDetector(Detector):
-    """Reads the prompt; ``FEEDGUARD_FAILPOINTS=detect.during[:N]`` kills the worker inside it."""
+    """Reads nothing; ``FEEDGUARD_FAILPOINTS=detect.during[:N]`` (armed by ``armed_cli``) kills the
+    worker inside it."""
 
     name: ClassVar[str] = "test.failpoint"
     version: ClassVar[str] = "0"
@@ -76,6 +77,7 @@ def light_worker(
         group=group,
         idle_exit=idle_exit,
         extra_detectors=extra_detectors,
+        module="armed_cli",  # arms FEEDGUARD_FAILPOINTS, then runs the CLI
         env={
             "PYTHONPATH": PYTHONPATH,
             "FEEDGUARD_POLICY_FILE": str(LIGHT_POLICY),
@@ -259,7 +261,7 @@ class ApiProcess:
         cmd = [
             sys.executable,
             "-m",
-            "safety",
+            "armed_cli",  # arms FEEDGUARD_FAILPOINTS, then runs the CLI
             "api",
             "--host",
             "127.0.0.1",

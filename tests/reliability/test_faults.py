@@ -14,10 +14,11 @@ from fgtest import ROOT, wait_for
 from safety import faults
 
 
-def _run(spec: str, code: str, **env: str) -> subprocess.CompletedProcess[str]:
+def _run(spec: str, code: str) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh process after ``arm(spec)``."""
     return subprocess.run(
-        [sys.executable, "-c", f"from safety.faults import failpoint\n{code}"],
-        env={**os.environ, "PYTHONPATH": str(ROOT), faults.ENV: spec, **env},
+        [sys.executable, "-c", f"from safety.faults import arm, failpoint\narm({spec!r})\n{code}"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
         timeout=30,
@@ -46,10 +47,24 @@ def test_fires_sigkill_on_the_nth_hit_only() -> None:
     assert "failpoint x fired (hit 3)" in done.stderr
 
 
+def test_importing_arms_nothing_whatever_the_environment() -> None:
+    """Production processes never arm failpoints: only an explicit ``arm()`` does (issue 13)."""
+    done = subprocess.run(
+        [sys.executable, "-c", "from safety.faults import failpoint\nfailpoint('x')\nprint('alive')"],
+        env={**os.environ, "PYTHONPATH": str(ROOT), "FEEDGUARD_FAILPOINTS": "x"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0 and done.stdout == "alive\n", done.stderr
+
+
 def test_pause_waits_for_the_go_file(tmp_path: Path) -> None:
+    arm = "from pathlib import Path\nfrom safety import faults\n"
+    code = arm + f"faults.arm('p=pause', Path({str(tmp_path)!r}))\n"
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from safety.faults import failpoint\nfailpoint('p')\nprint('after')"],
-        env={**os.environ, "PYTHONPATH": str(ROOT), faults.ENV: "p=pause", faults.DIR_ENV: str(tmp_path)},
+        [sys.executable, "-c", code + "faults.failpoint('p')\nprint('after')"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from classifiers.sessions import set_worker_threads
 from safety.media import MediaLimits, MediaRejected, probe, sample_frames
 from safety.media.frames import _command
 
@@ -55,12 +56,13 @@ def test_corrupt_file_is_still_rejected_with_prefetch(tiny_video: Path, corrupt_
         sample_frames(info, limits=LIMITS, prefetch=[Recorder()])
 
 
-def test_thread_budget_and_lean_showinfo(tiny_video: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_thread_budget_and_lean_showinfo(tiny_video: Path) -> None:
     info = probe(tiny_video, LIMITS)
-    monkeypatch.delenv("FEEDGUARD_PERF_DISABLE", raising=False)
-    monkeypatch.setenv("FEEDGUARD_WORKER_THREADS", "1")
-    cmd = _command(info, 2.0, 0.3, 160, 90, 10)
-    assert cmd[cmd.index("-threads") + 1] == "1" and cmd.index("-threads") < cmd.index("-i")
-    assert "showinfo=checksum=0" in cmd[cmd.index("-vf") + 1]
-    monkeypatch.delenv("FEEDGUARD_WORKER_THREADS")
+    try:
+        set_worker_threads(1)
+        cmd = _command(info, 2.0, 0.3, 160, 90, 10)
+        assert cmd[cmd.index("-threads") + 1] == "1" and cmd.index("-threads") < cmd.index("-i")
+        assert "showinfo=checksum=0" in cmd[cmd.index("-vf") + 1]
+    finally:
+        set_worker_threads(None)
     assert "-threads" not in _command(info, 2.0, 0.3, 160, 90, 10)  # ffmpeg's own default

@@ -1,0 +1,26 @@
+"""The runtime builders hand the thread budget over explicitly (issue 13): no environment writes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from classifiers.sessions import default_threads, set_worker_threads, worker_threads
+from safety.config import Settings
+from safety.runtime import build_publisher
+from safety.store import Database
+
+
+def test_the_thread_budget_is_set_without_touching_the_environment(tmp_path: Path) -> None:
+    before = dict(os.environ)
+    settings = Settings(data_dir=tmp_path, worker_threads=3, provenance={"enabled": False})
+    db = Database(settings.resolved_database_url)
+    try:
+        build_publisher(settings, db)
+        assert worker_threads() == 3 and default_threads() == 3
+        assert dict(os.environ) == before
+        build_publisher(settings.model_copy(update={"worker_threads": None}), db)
+        assert worker_threads() is None and default_threads() == 2
+    finally:
+        set_worker_threads(None)
+        db.dispose()
