@@ -6,6 +6,7 @@ and policies import nothing of the service nor each other. Function-level import
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -94,3 +95,18 @@ def test_the_composition_root_may_import_streams_and_a_pure_package_may_not_impo
     (tree / "policies" / "engine.py").write_text("import classifiers\n")
     done = _lint(tree)
     assert done.returncode == 1 and "policies.engine -> classifiers" in done.stdout, done.stdout
+
+
+def test_production_code_writes_no_environment_and_has_no_benchmark_switches() -> None:
+    """Settings are handed over explicitly (e.g. the thread budget), never through os.environ, and
+    optimisations that won are the code, with no switch back (issue 13)."""
+    bad = re.compile(
+        r"os\.environ\[[^]]+\]\s*=(?!=)|os\.environ\.(setdefault|update|pop)\(|os\.putenv|perf_disabled|PERF_DISABLE"
+    )
+    found = [
+        f"{p.relative_to(ROOT)}:{m.group()}"
+        for pkg in PACKAGES
+        for p in (ROOT / pkg).rglob("*.py")
+        for m in bad.finditer(p.read_text())
+    ]
+    assert found == []
