@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     lease_ttl_s: int = 300
     api_relay_outbox: bool = True
     api_publish_jobs: bool = True  # the API process publishes moderator approvals in the background
+    publish_job_claim_s: float = Field(default=90.0, ge=1)  # a dead runner's job is taken over after
 
     # Media snapshots (see README "Media snapshots"): kept while a decision on them can change.
     appeal_window_days: float = Field(default=30.0, gt=0)

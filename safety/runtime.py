@@ -110,6 +110,7 @@ def publish_job_runner(
         SnapshotStore(settings.snapshots_dir),
         settings.media_limits,
         owner=f"api:{default_worker_id()}",
+        claim_ttl=timedelta(seconds=settings.publish_job_claim_s),
     )
     return PublishJobRunner(jobs, after_done=after_done)
 

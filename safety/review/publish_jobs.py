@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from policies import Audience, Decision, Outcome, RuleHit
 from safety.events import Obligation, VideoGenerated, VideoPublished
+from safety.faults import failpoint
 from safety.media import MediaRejected, MediaUnavailable, probe
 from safety.media.limits import MediaLimits
 from safety.media.snapshot import SnapshotStore
@@ -34,8 +35,7 @@ from safety.topics import FEED_PUBLISH
 
 log = logging.getLogger(__name__)
 
-CLAIM_TTL = timedelta(seconds=90)  # a runner that died mid-publish loses its claim after this
-HEARTBEAT_S = 30.0  # while a job runs, its runner renews the claim this often
+DEFAULT_CLAIM = timedelta(seconds=90)  # a runner that died mid-publish loses its claim after this
 MAX_ATTEMPTS = 3  # transient failures (encoder crash, disk full) before the job fails for good
 
 
@@ -88,8 +88,15 @@ class PublishJobs:
     """Claims and runs publish jobs; several runners (processes) may share the table."""
 
     def __init__(
-        self, db: Database, publisher: Publisher, snapshots: SnapshotStore, limits: MediaLimits, owner: str
+        self,
+        db: Database,
+        publisher: Publisher,
+        snapshots: SnapshotStore,
+        limits: MediaLimits,
+        owner: str,
+        claim_ttl: timedelta = DEFAULT_CLAIM,
     ) -> None:
+        self.claim_ttl = claim_ttl  # renewed every third of it while the job runs
         self.db = db
         self.publisher = publisher
         self.snapshots = snapshots
@@ -124,7 +131,7 @@ class PublishJobs:
                     .values(
                         status="running",
                         claimed_by=self.owner,
-                        claimed_until=now + CLAIM_TTL,
+                        claimed_until=now + self.claim_ttl,
                         attempts=PublishJob.attempts + 1,
                     )
                 )
@@ -163,18 +170,19 @@ class PublishJobs:
         finally:
             stop.set()
             beat.join(5)
+        failpoint("publish_job.before_done")  # fault tests: published, not yet recorded
         return self._done(job, uri)
 
     def _heartbeat(self, job_id: str, stop: threading.Event) -> None:
         """Renew the claim while the publish runs (an encode may take minutes); a runner that dies
-        stops renewing, and another takes the job over within CLAIM_TTL."""
-        while not stop.wait(HEARTBEAT_S):
+        stops renewing, and another takes the job over within ``claim_ttl``."""
+        while not stop.wait(self.claim_ttl.total_seconds() / 3):
             try:
                 with self.db.session() as s:
                     s.execute(
                         update(PublishJob)
                         .where(PublishJob.id == job_id, PublishJob.claimed_by == self.owner)
-                        .values(claimed_until=utcnow() + CLAIM_TTL)
+                        .values(claimed_until=utcnow() + self.claim_ttl)
                     )
             except Exception:
                 log.warning("publish job %s: renewing the claim failed", job_id, exc_info=True)
