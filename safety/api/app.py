@@ -48,7 +48,7 @@ def create_app(
     if settings.api_relay_outbox and relay is None:
         raise ValueError("api_relay_outbox is on but no relay was given: build the app with "
                          "safety.composition.create_api")  # fmt: skip
-    from safety.runtime import build_publisher
+    from safety.runtime import build_publisher, publish_job_runner, snapshot_janitor
 
     database = db or Database(settings.resolved_database_url)
     state = AppState(
@@ -61,9 +61,15 @@ def create_app(
         if relay is not None:
             state.relay = relay(database)
             state.relay.start()
+        if settings.api_publish_jobs:
+            state.jobs = publish_job_runner(settings, database, state.publisher, state.kick_relay).start()
+        janitor = snapshot_janitor(settings, database).start()
         try:
             yield
         finally:
+            janitor.stop()
+            if state.jobs is not None:
+                state.jobs.stop()
             if state.relay is not None:
                 state.relay.stop()
 
