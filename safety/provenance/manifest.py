@@ -102,8 +102,8 @@ def build_manifest(
         "grants": _json_safe(request.grants),
         "watermark_id": watermark_id,
     }
-    if request.reviewed_by:
-        moderation["reviewed_by"] = request.reviewed_by
+    if request.reviewed_by:  # that a person reviewed it, never who: the manifest is public
+        moderation["human_review"] = True
     if event.remix_of:
         moderation["remix_of"] = event.remix_of
         moderation["remix_parent_available"] = parent is not None
