@@ -102,9 +102,13 @@ def attempt_login(
         row.locked_until = now + timedelta(seconds=seconds)
         audit(session, actor, "login.locked", "user", subject, seconds=seconds, lockouts=row.lockouts)
     if row.lockouts == 0 and row.failures == 1:  # a new streak: drop long-quiet rows of other names
-        session.execute(
-            delete(LoginThrottle).where(LoginThrottle.updated_at < now - _QUIET, LoginThrottle.name != key)
+        stale = (
+            select(LoginThrottle.name)
+            .where(LoginThrottle.updated_at < now - _QUIET, LoginThrottle.name != key)
+            .limit(1000)
+            .with_for_update(skip_locked=True)  # rows other attempts hold are left for later
         )
+        session.execute(delete(LoginThrottle).where(LoginThrottle.name.in_(stale.scalar_subquery())))
     return LoginResult()
 
 

@@ -262,3 +262,21 @@ def test_a_proven_key_keeps_its_own_budget_beside_a_forged_flood(live_api: LiveA
     ]
     assert forged == [401] * 5 + [429] * 3, forged
     assert [good.get("/v1/me").status_code for _ in range(6)] == [200] * 5 + [429]
+
+
+def test_cookie_writes_need_our_origin_bearer_writes_do_not(live_api: LiveApi) -> None:
+    """CSRF by Origin held before #14; kept as a regression test beside the new session code."""
+    api = live_api(api_rate_per_minute=1_000_000)
+    _moderator(api, "csrf-writes")
+    cookie = {"fg_session": _ui_login(api, "csrf-writes", PASSWORD).cookies["fg_session"]}
+    body = {"blur_sensitive": False}
+    for origin in ("http://127.0.0.1:1", "null"):
+        r = httpx.patch(f"{api.url}/v1/me/settings", json=body, cookies=cookie, headers={"Origin": origin})
+        assert r.status_code == 403, (origin, r.status_code)
+    assert httpx.patch(f"{api.url}/v1/me/settings", json=body, cookies=cookie).status_code == 403
+    ours = httpx.patch(f"{api.url}/v1/me/settings", json=body, cookies=cookie, headers={"Origin": api.url})
+    assert ours.status_code == 200 and ours.json()["blur_sensitive"] is False
+    key = api.client(api.user("moderator"))
+    assert (
+        key.patch("/v1/me/settings", json=body, headers={"Origin": "http://127.0.0.1:1"}).status_code == 200
+    )
