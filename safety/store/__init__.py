@@ -2,7 +2,7 @@
 
 from safety.store.accounts import ApiKey, LoginThrottle, Organisation, User
 from safety.store.db import Database
-from safety.store.models import AuditEntry, DecisionRow, Video
+from safety.store.models import AuditEntry, DecisionRow, MediaSnapshot, PublishJob, Video
 from safety.store.repository import Repository, StoredDecision
 from safety.store.review import Appeal, OutboxMessage, Report, ReviewAction, ReviewItem
 
@@ -13,8 +13,10 @@ __all__ = [
     "Database",
     "DecisionRow",
     "LoginThrottle",
+    "MediaSnapshot",
     "Organisation",
     "OutboxMessage",
+    "PublishJob",
     "Report",
     "Repository",
     "ReviewAction",
