@@ -33,6 +33,7 @@ def test_an_approval_publishes_no_moderator_identity(live_api: LiveApi, videos: 
     assert mod.post(f"/v1/review/items/{item_id}/claim").status_code == 200
     d = mod.post(f"/v1/review/items/{item_id}/decision", json={"action": "approve", "audience": "everyone"})
     assert d.status_code == 200, d.text
+    assert api.wait_job(d.json()["id"])["status"] == "done"  # approvals publish in a background job
     (record,) = ProvenanceStore(api.db).for_video("v-private")
 
     public = httpx.get(f"{api.url}/v1/provenance/watermarks/{record.watermark_id}")
