@@ -280,3 +280,10 @@ def test_cookie_writes_need_our_origin_bearer_writes_do_not(live_api: LiveApi) -
     assert (
         key.patch("/v1/me/settings", json=body, headers={"Origin": "http://127.0.0.1:1"}).status_code == 200
     )
+
+
+def test_default_back_off_sequence() -> None:
+    from safety.logins import LoginPolicy
+
+    assert [LoginPolicy().lockout_s(n) for n in range(9)] == [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]
+    assert LoginPolicy().lockout_s(10_000) == 3600  # no overflow however long the streak
