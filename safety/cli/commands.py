@@ -63,12 +63,14 @@ def worker(args: argparse.Namespace) -> int:
                 commit_every=settings.commit_every,
                 max_attempts=settings.max_attempts,
                 idle_exit_s=args.idle_exit,
+                fetch_max_attempts=settings.fetch_max_attempts,
+                unreadable_fetch=settings.unreadable_fetch,
             ),
             runtime.moderator,
         )
         w.install_signal_handlers()
         if args.metrics_port:
-            w.metrics.serve(args.metrics_port)
+            w.metrics.serve(args.metrics_port, health=w.health)
         log.info(
             "worker %s consuming from %s as group %s (policy %s)",
             runtime.moderator.worker_id,
@@ -76,7 +78,13 @@ def worker(args: argparse.Namespace) -> int:
             settings.group_id,
             runtime.pipeline.policy_version,
         )
-        stats = w.run()
+        try:
+            stats = w.run()
+        except RuntimeError as exc:
+            if type(exc).__name__ != "FetchUnreadableError":
+                raise
+            log.critical("worker stopped: %s", exc)
+            return 3
         log.info("worker stopped: %s", stats)
     finally:
         runtime.close()
