@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     verify.add_parser(sub)
 
-    sc = sub.add_parser("schemas", help="write the event JSON Schemas to a directory")
+    sc = sub.add_parser("schemas", help="write the event JSON Schemas and AsyncAPI document to a directory")
     sc.add_argument("directory", type=Path, nargs="?", default=Path("schemas"))
     sc.set_defaults(func=commands.schemas)
 

@@ -261,7 +261,9 @@ def db_current(args: argparse.Namespace) -> int:
 
 
 def schemas(args: argparse.Namespace) -> int:
-    for path in export_schemas(args.directory):
+    from safety.contract import export_asyncapi
+
+    for path in [*export_schemas(args.directory), export_asyncapi(args.directory)]:
         print(path)
     return 0
 
