@@ -35,13 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--partitions", type=int, default=4, help="partitions for the topics it creates")
     b.set_defaults(func=commands.broker)
 
-    s = sub.add_parser("scan", help="run the pipeline on one local file, no broker")
+    s = sub.add_parser("scan", help="run the pipeline on a local file or every video in a folder, no broker")
     _common(s)
-    s.add_argument("file", type=Path)
+    s.add_argument("file", type=Path, help="a video, or a folder: one line per video in it")
     s.add_argument("--prompt", default="")
     s.add_argument("--creator-age-band", choices=["adult", "teen"], default="adult")
     s.add_argument("--policy", type=Path)
-    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--json", action="store_true", help="print one JSON object (per line for a folder)")
     s.set_defaults(func=commands.scan)
 
     d = sub.add_parser("demo", help="local broker + SQLite + sample videos, end to end")

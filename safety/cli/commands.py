@@ -119,6 +119,10 @@ def scan(args: argparse.Namespace) -> int:
     path: Path = args.file
     if not path.exists():
         return _fail(f"{path}: no such file")
+    if path.is_dir():
+        from safety.cli.scan import scan_dir
+
+        return scan_dir(args, settings_from, DryRunPublisher())
     settings = settings_from(args, policy_file=args.policy, media_roots=[path.resolve().parent])
     db = open_database(settings)  # the cameo registry: likeness is checked against it (read-only)
     try:
@@ -224,7 +228,16 @@ def policy_replay(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     db = Database(settings_from(args).resolved_database_url)
     db.upgrade()
-    report = replay(db, policy, since, until).as_dict(show=args.show)
+    from safety.cli.progress import Progress
+
+    with Progress(None, "replaying", unit="decision") as bar:
+
+        def tick(done: int, total: int) -> None:
+            if done == 1:
+                bar.set_total(total)
+            bar.update()
+
+        report = replay(db, policy, since, until, on_progress=tick).as_dict(show=args.show)
     db.dispose()
     if args.json:
         print(json.dumps(report))
