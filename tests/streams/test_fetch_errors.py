@@ -1,10 +1,10 @@
 """A fetch that cannot be decoded is never a hot loop (issue 15).
 
-The platform side is librdkafka (confluent-kafka, idempotent producer, zstd). The worker is a real
-process whose zstd library is hidden (a stub package on its PYTHONPATH that refuses to import),
-which is exactly what a worker without kafka-python's codec extras sees. Before the fetch guard,
-``poll()`` never returned and the worker burnt a whole core on the same fetch, with no metric, no
-dead letter and no exit.
+The platform side is librdkafka (confluent-kafka, idempotent producer, zstd, lz4 or snappy). The
+worker is a real process whose codec library is hidden (a stub package on its PYTHONPATH that
+refuses to import), which is exactly what a worker without kafka-python's codec extras sees. Before
+the fetch guard, ``poll()`` never returned and the worker burnt a whole core on the same fetch, with
+no metric, no dead letter and no exit.
 """
 
 from __future__ import annotations
@@ -34,21 +34,25 @@ confluent_kafka = pytest.importorskip("confluent_kafka")
 BATCH = 3
 
 
-def _hidden_zstd(tmp_path: Path) -> Path:
-    stub = tmp_path / "hide" / "zstandard"
+# codec -> (the Python module kafka-python decodes it with, the batch attribute's codec id)
+CODECS = {"zstd": ("zstandard", 4), "lz4": ("lz4", 3), "snappy": ("snappy", 2)}
+
+
+def _hidden(tmp_path: Path, module: str) -> Path:
+    stub = tmp_path / "hide" / module
     stub.mkdir(parents=True)
-    (stub / "__init__.py").write_text('raise ImportError("zstandard hidden by the test")\n')
+    (stub / "__init__.py").write_text(f'raise ImportError("{module} hidden by the test")\n')
     return stub.parent
 
 
-def _produce_zstd_batch_then_plain(broker: str, uri: str, prefix: str) -> None:
-    """Partition 0: one zstd batch of BATCH events, then one uncompressed event behind it."""
-    for codec, ids in (("zstd", range(BATCH)), ("none", [BATCH])):
+def _produce_batch_then_plain(broker: str, uri: str, prefix: str, codec: str = "zstd") -> None:
+    """Partition 0: one compressed batch of BATCH events, then one uncompressed event behind it."""
+    for compression, ids in ((codec, range(BATCH)), ("none", [BATCH])):
         p = confluent_kafka.Producer(
             {
                 "bootstrap.servers": broker,
                 "enable.idempotence": True,
-                "compression.type": codec,
+                "compression.type": compression,
                 "linger.ms": 50,
             }
         )
@@ -88,10 +92,10 @@ def _get(url: str) -> tuple[int, str]:
 
 
 def _worker(
-    broker: str, pg_url: str, tmp_path: Path, video_root: Path, **env: str
+    broker: str, pg_url: str, tmp_path: Path, video_root: Path, hide_module: str = "zstandard", **env: str
 ) -> tuple[WorkerProcess, int]:
     port = free_port()
-    hide = _hidden_zstd(tmp_path)
+    hide = _hidden(tmp_path, hide_module)
     root = Path(__file__).resolve().parents[2]
     w = WorkerProcess(
         broker,
@@ -104,11 +108,13 @@ def _worker(
     return w, port
 
 
+@pytest.mark.parametrize("codec", sorted(CODECS))
 def test_undecodable_batch_backs_off_is_reported_then_dead_lettered_and_partition_moves_on(
-    broker: str, pg_url: str, tmp_path: Path, videos: dict[str, Path], video_root: Path
+    codec: str, broker: str, pg_url: str, tmp_path: Path, videos: dict[str, Path], video_root: Path
 ) -> None:
-    _produce_zstd_batch_then_plain(broker, videos["plain"].resolve().as_uri(), "codec")
-    w, port = _worker(broker, pg_url, tmp_path, video_root, FEEDGUARD_FETCH_MAX_ATTEMPTS="6")
+    module, codec_id = CODECS[codec]
+    _produce_batch_then_plain(broker, videos["plain"].resolve().as_uri(), "codec", codec)
+    w, port = _worker(broker, pg_url, tmp_path, video_root, module, FEEDGUARD_FETCH_MAX_ATTEMPTS="6")
     try:
         wait_for(lambda: "assigned [" in w.log(), 120, what="partitions assigned")
         time.sleep(6.0)  # unguarded, the first error was logged, then 5 s later the spin began
@@ -136,7 +142,7 @@ def test_undecodable_batch_backs_off_is_reported_then_dead_lettered_and_partitio
         assert hashlib.sha256(raw).hexdigest() == letter["value_sha256"] and len(raw) == letter["value_bytes"]
         # Nothing is lost: the letter's batch still decodes where the codec is installed.
         batch = MemoryRecords(raw).next_batch()
-        assert batch.compression_type == 4  # zstd
+        assert batch.compression_type == codec_id
         assert [json.loads(r.value)["video_id"] for r in batch] == [f"codec-{i}" for i in range(BATCH)]
 
         # The event behind the batch is decided; the partition is healthy again.
@@ -155,7 +161,7 @@ def test_undecodable_batch_backs_off_is_reported_then_dead_lettered_and_partitio
 def test_fail_policy_stops_the_worker_loudly_with_the_fix_and_commits_nothing(
     broker: str, pg_url: str, tmp_path: Path, videos: dict[str, Path], video_root: Path
 ) -> None:
-    _produce_zstd_batch_then_plain(broker, videos["plain"].resolve().as_uri(), "fail")
+    _produce_batch_then_plain(broker, videos["plain"].resolve().as_uri(), "fail")
     w, _ = _worker(
         broker,
         pg_url,
