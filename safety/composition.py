@@ -11,6 +11,9 @@ from typing import Any
 
 from streams.doctor import broker_checks as _broker_checks
 from streams.doctor import codec_checks as _codec_checks
+from streams.fetch_errors import FetchUnreadableError
+
+__all__ = ["FetchUnreadableError", "broker_checks"]
 
 
 def broker_checks(bootstrap: str, topics: Iterable[str], timeout_s: float = 5.0) -> list[dict[str, Any]]:

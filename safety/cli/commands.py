@@ -78,11 +78,11 @@ def worker(args: argparse.Namespace) -> int:
             settings.group_id,
             runtime.pipeline.policy_version,
         )
+        from safety.composition import FetchUnreadableError
+
         try:
             stats = w.run()
-        except RuntimeError as exc:
-            if type(exc).__name__ != "FetchUnreadableError":
-                raise
+        except FetchUnreadableError as exc:  # FEEDGUARD_UNREADABLE_FETCH=fail
             log.critical("worker stopped: %s", exc)
             return 3
         log.info("worker stopped: %s", stats)

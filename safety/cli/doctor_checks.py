@@ -170,7 +170,8 @@ def signing_checks(settings: Settings, development: bool = False) -> list[Check]
                     "signing chain",
                     False,
                     f"{source} chain {chain}: " + "; ".join(problems),
-                    "issue a new chain",
+                    "fix the chain file: leaf first, then its intermediates (not the root), under a "
+                    "configured trust anchor, matching the signing key; renew expired certificates",
                 )
             )
         else:
