@@ -94,3 +94,21 @@ def test_progress_bar_with_eta_on_a_terminal(tmp_path: Path, videos: dict[str, P
     assert "scanning:" in text and "2/2" in text  # tqdm: count, elapsed<remaining (the ETA), rate
     assert "<00:00" in text or "<?" in text
     assert "a-plain.mp4" in text and "2 videos: 1 published, 1 rejected" in text
+
+
+def test_verify_many_files_prints_one_json_line_each_and_the_worst_status(
+    tmp_path: Path, videos: dict[str, Path]
+) -> None:
+    r = subprocess.run(
+        [sys.executable, "-m", "safety", "verify", str(videos["plain"]), str(videos["bars"]), "--json",
+         "--no-watermark", "--data-dir", str(tmp_path / "data")],
+        capture_output=True, text=True, timeout=300, cwd=ROOT, env=_env(tmp_path),
+    )  # fmt: skip
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [Path(x["path"]).name for x in rows] == ["plain.mp4", "bars.mp4"]
+    assert r.returncode == 3  # unsigned files: no provenance found
+    r = subprocess.run(
+        [sys.executable, "-m", "safety", "verify", str(videos["plain"]), str(tmp_path / "nope.mp4")],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, env=_env(tmp_path),
+    )  # fmt: skip
+    assert r.returncode == 2 and "nope.mp4" in r.stdout
