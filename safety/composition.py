@@ -8,9 +8,9 @@ the rest of the service knows Kafka only through what this module hands it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kafka import KafkaProducer
 
@@ -18,6 +18,9 @@ from safety.config import Settings
 from safety.runtime import Runtime, build_pipeline, build_publisher, build_runtime, open_database
 from safety.store import Database
 from streams import LocalBroker, Worker, WorkerConfig, ensure_topics, make_producer
+from streams.doctor import broker_checks as _broker_checks
+from streams.doctor import codec_checks as _codec_checks
+from streams.fetch_errors import FetchUnreadableError
 from streams.outbox import OutboxRelay
 
 if TYPE_CHECKING:
@@ -26,9 +29,11 @@ if TYPE_CHECKING:
     from safety.publishing import Publisher
 
 __all__ = [
+    "FetchUnreadableError",
     "OutboxRelay",
     "Runtime",
     "Worker",
+    "broker_checks",
     "build_pipeline",
     "build_publisher",
     "build_runtime",
@@ -55,6 +60,8 @@ def worker_for(settings: Settings, runtime: Runtime, idle_exit_s: float | None =
             commit_every=settings.commit_every,
             max_attempts=settings.max_attempts,
             idle_exit_s=idle_exit_s,
+            fetch_max_attempts=settings.fetch_max_attempts,
+            unreadable_fetch=settings.unreadable_fetch,
         ),
         runtime.moderator,
     )
@@ -62,15 +69,16 @@ def worker_for(settings: Settings, runtime: Runtime, idle_exit_s: float | None =
 
 def run_worker(
     settings: Settings, runtime: Runtime, idle_exit_s: float | None = None, metrics_port: int | None = None
-) -> None:
+) -> int:
     """``feedguard worker``: create missing topics, consume until a signal (or idle exit), then
-    close ``runtime``."""
+    close ``runtime``. Returns the exit status: 0, or 3 when an unreadable fetch stopped it
+    (``FEEDGUARD_UNREADABLE_FETCH=fail``)."""
     try:
         ensure_topics(settings.kafka_bootstrap, settings.topic_partitions)
         worker = worker_for(settings, runtime, idle_exit_s)
         worker.install_signal_handlers()
         if metrics_port:
-            worker.metrics.serve(metrics_port)
+            worker.metrics.serve(metrics_port, health=worker.health)
         log.info(
             "worker %s consuming from %s as group %s (policy %s)",
             runtime.moderator.worker_id,
@@ -78,8 +86,13 @@ def run_worker(
             settings.group_id,
             runtime.pipeline.policy_version,
         )
-        stats = worker.run()
+        try:
+            stats = worker.run()
+        except FetchUnreadableError as exc:  # FEEDGUARD_UNREADABLE_FETCH=fail
+            log.critical("worker stopped: %s", exc)
+            return 3
         log.info("worker stopped: %s", stats)
+        return 0
     finally:
         runtime.close()
 
@@ -110,3 +123,8 @@ def local_broker(port: int | None = None, partitions: int = 4) -> Iterator[tuple
     bootstrap address and the topics it had to create."""
     with LocalBroker(port=port) as broker:
         yield broker.bootstrap, ensure_topics(broker.bootstrap, partitions)
+
+
+def broker_checks(bootstrap: str, topics: Iterable[str], timeout_s: float = 5.0) -> list[dict[str, Any]]:
+    """``feedguard doctor``'s Kafka checks: codecs, broker reachable, topics and their partitions."""
+    return [*_codec_checks(), *_broker_checks(bootstrap, topics, timeout_s)]

@@ -53,8 +53,9 @@ def worker(args: argparse.Namespace) -> int:
         runtime = composition.build_runtime(settings)
     except (PolicyError, ValueError, LookupError) as exc:
         return _fail(str(exc))
-    composition.run_worker(settings, runtime, idle_exit_s=args.idle_exit, metrics_port=args.metrics_port)
-    return 0
+    return composition.run_worker(
+        settings, runtime, idle_exit_s=args.idle_exit, metrics_port=args.metrics_port
+    )
 
 
 def broker(args: argparse.Namespace) -> int:
@@ -84,6 +85,10 @@ def scan(args: argparse.Namespace) -> int:
     path: Path = args.file
     if not path.exists():
         return _fail(f"{path}: no such file")
+    if path.is_dir():
+        from safety.cli.scan import scan_dir
+
+        return scan_dir(args, settings_from, DryRunPublisher())
     settings = settings_from(args, policy_file=args.policy, media_roots=[path.resolve().parent])
     db = open_database(settings)  # the cameo registry: likeness is checked against it (read-only)
     try:
@@ -189,7 +194,16 @@ def policy_replay(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     db = Database(settings_from(args).resolved_database_url)
     db.upgrade()
-    report = replay(db, policy, since, until).as_dict(show=args.show)
+    from safety.cli.progress import Progress
+
+    with Progress(None, "replaying", unit="decision") as bar:
+
+        def tick(done: int, total: int) -> None:
+            if done == 1:
+                bar.set_total(total)
+            bar.update()
+
+        report = replay(db, policy, since, until, on_progress=tick).as_dict(show=args.show)
     db.dispose()
     if args.json:
         print(json.dumps(report))
@@ -226,7 +240,9 @@ def db_current(args: argparse.Namespace) -> int:
 
 
 def schemas(args: argparse.Namespace) -> int:
-    for path in export_schemas(args.directory):
+    from safety.contract import export_asyncapi
+
+    for path in [*export_schemas(args.directory), export_asyncapi(args.directory)]:
         print(path)
     return 0
 
