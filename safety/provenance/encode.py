@@ -36,7 +36,11 @@ import numpy as np
 from classifiers.sessions import perf_disabled, worker_threads
 from safety.media.errors import MediaRejected
 from safety.media.probe import VideoInfo, ffmpeg_input_args
-from safety.provenance.watermark import U8, Embedder, LumaAccumulator
+from safety.provenance.watermark import U8, LumaAccumulator
+from safety.provenance.watermark import Embedder as EmbedderV1
+from safety.provenance.watermark2 import Embedder as EmbedderV2
+
+Embedder = EmbedderV1 | EmbedderV2
 
 __all__ = ["EncodeError", "EncodeStats", "SourceFormat", "encode_final", "mean_luma", "probe_source"]
 
@@ -340,9 +344,9 @@ def encode_final(
     fails or times out and :class:`~safety.media.MediaRejected` when the source is truncated.
     """
     piped = perf_disabled("ffmpeg_watermark")  # the two-process form, for before/after benchmarks
-    if isinstance(mark, Embedder) and (piped or not mark.grain_exact):
+    if isinstance(mark, EmbedderV1 | EmbedderV2) and (piped or not mark.grain_exact):
         mark = mark.apply
-    if isinstance(mark, Embedder) or (mark is None and not piped):
+    if isinstance(mark, EmbedderV1 | EmbedderV2) or (mark is None and not piped):
         stats = _encode_single(source, dest, fmt, mark, crf, preset, vf, timeout_s)
     else:
         stats = _encode_piped(source, dest, fmt, mark, crf, preset, vf, timeout_s)
