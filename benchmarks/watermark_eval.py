@@ -85,7 +85,7 @@ ATTACKS: dict[str, list[str]] = {
     "trim 3 s": ["-ss", "1", "-t", "3", *FAST],
     "15 fps": ["-vf", "fps=15", *FAST],
     "speed 2x": ["-vf", "setpts=0.5*PTS", "-r", "24", *FAST],
-    "colour grade (sat 1.4, gamma 1.3)": ["-vf", "eq=saturation=1.4:gamma=1.3", *FAST],
+    "colour grade (saturation 1.4 + gamma 1.3)": ["-vf", "eq=saturation=1.4:gamma=1.3", *FAST],
     "brightness x0.5": ["-vf", HALF, *FAST],
     "logo + caption overlay": ["-vf", _logo(), *FAST],
     "screen capture (75% + JPEG)": ["-vf", "scale=iw*3/4:ih*3/4", "-c:v", "mjpeg", "-q:v", "5", "-f", "matroska"],
@@ -211,7 +211,7 @@ def fp_stills(cache: Cache, count: int) -> None:
             img = wm_clips._img(name)
         except AttributeError:
             img = wm_clips._img("astronaut")
-        gray = cv2.cvtColor(img.astype(np.uint8), cv2.COLOR_BGR2GRAY).astype(np.float32)
+        gray = cv2.cvtColor(np.clip(img, 0, 255).astype(np.uint8), cv2.COLOR_BGR2GRAY).astype(np.float32)
         w = int(rng.choice([426, 640, 854, 1280]))
         h = w * 9 // 16 if rng.random() < 0.8 else w * 16 // 9 // 2
         big = cv2.resize(gray, (w * 2, h * 2)) if gray.shape[1] < w * 2 or gray.shape[0] < h * 2 else gray
@@ -236,6 +236,7 @@ def main() -> int:
     ap.add_argument("--s1-attacks", default=",".join(S1_ATTACKS), help="attacks run on scheme 1 (comparison)")
     ap.add_argument("--fp-stills", type=int, default=400)
     ap.add_argument("--no-fp-attacks", action="store_true")
+    ap.add_argument("--only-fp-stills", action="store_true", help="only the synthetic false-positive study")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "WATERMARK.md")
     args = ap.parse_args()
     seconds = args.seconds or (4.0 if args.quick else 6.0)
@@ -244,6 +245,9 @@ def main() -> int:
     schemes = [int(s) for s in args.schemes.split(",")]
     cache = Cache(args.cache / f"{int(seconds * 10)}ds")
     started = time.perf_counter()
+    if args.only_fp_stills:
+        fp_stills(cache, args.fp_stills)
+        return 0
     sources = {clip: wm_clips.render(clip, cache.root / f"{clip}.src.mp4", seconds) for clip in clips}
     for scheme in schemes:  # scheme 2 first: partial runs already answer the main question
         for clip, src in sources.items():

@@ -23,6 +23,8 @@ def _img(name: str) -> np.ndarray:
     import skimage.data
 
     img = getattr(skimage.data, name)()
+    if img.dtype == bool:
+        img = img.astype(np.uint8) * 255
     if img.ndim == 2:
         img = np.stack([img] * 3, axis=-1)
     return cv2.cvtColor(img[..., :3], cv2.COLOR_RGB2BGR).astype(np.float32)
