@@ -88,23 +88,67 @@ ATTACKS: dict[str, list[str]] = {
     "colour grade (saturation 1.4 + gamma 1.3)": ["-vf", "eq=saturation=1.4:gamma=1.3", *FAST],
     "brightness x0.5": ["-vf", HALF, *FAST],
     "logo + caption overlay": ["-vf", _logo(), *FAST],
-    "screen capture (75% + JPEG)": ["-vf", "scale=iw*3/4:ih*3/4", "-c:v", "mjpeg", "-q:v", "5", "-f", "matroska"],
-    "VP9": ["-c:v", "libvpx-vp9", "-crf", "36", "-b:v", "0", "-deadline", "realtime", "-cpu-used", "8", "-f", "matroska"],
-    "HEVC (x265 CRF 28)": ["-c:v", "libx265", "-preset", "veryfast", "-crf", "28", "-x265-params", "log-level=error"],
+    "screen capture (75% + JPEG)": [
+        "-vf",
+        "scale=iw*3/4:ih*3/4",
+        "-c:v",
+        "mjpeg",
+        "-q:v",
+        "5",
+        "-f",
+        "matroska",
+    ],
+    "VP9": [
+        "-c:v",
+        "libvpx-vp9",
+        "-crf",
+        "36",
+        "-b:v",
+        "0",
+        "-deadline",
+        "realtime",
+        "-cpu-used",
+        "8",
+        "-f",
+        "matroska",
+    ],
+    "HEVC (x265 CRF 28)": [
+        "-c:v",
+        "libx265",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "28",
+        "-x265-params",
+        "log-level=error",
+    ],
     "AV1 (SVT-AV1 CRF 40)": ["-c:v", "libsvtav1", "-preset", "12", "-crf", "40", "-f", "matroska"],
     "MPEG-4 part 2": ["-c:v", "mpeg4", "-q:v", "6", "-f", "matroska"],
 }
 QUICK_ATTACKS = [
-    "H.264 CRF 40", "CRF 40 + crop 71% + brightness 0.5", "horizontal flip", "rotate 5 deg (cropped)",
-    "downscale to 240p", "speed 2x",
+    "H.264 CRF 40",
+    "CRF 40 + crop 71% + brightness 0.5",
+    "horizontal flip",
+    "rotate 5 deg (cropped)",
+    "downscale to 240p",
+    "speed 2x",
 ]
 QUICK_CLIPS = ["coffee-pan", "dark-grainy-sky", "handheld-shake", "dim-coins"]
 S1_ATTACKS = [
-    "H.264 CRF 40", "CRF 30 + crop 71% + brightness 0.5", "CRF 40 + crop 71% + brightness 0.5", "horizontal flip",
-    "rotate 5 deg (cropped)", "downscale to 240p",
+    "H.264 CRF 40",
+    "CRF 30 + crop 71% + brightness 0.5",
+    "CRF 40 + crop 71% + brightness 0.5",
+    "horizontal flip",
+    "rotate 5 deg (cropped)",
+    "downscale to 240p",
 ]
-FP_ATTACKS = ["H.264 CRF 30", "CRF 40 + crop 71% + brightness 0.5", "rotate 5 deg (cropped)", "downscale to 240p",
-              "screen capture (75% + JPEG)"]
+FP_ATTACKS = [
+    "H.264 CRF 30",
+    "CRF 40 + crop 71% + brightness 0.5",
+    "rotate 5 deg (cropped)",
+    "downscale to 240p",
+    "screen capture (75% + JPEG)",
+]
 
 
 def ffmpeg(*args: str) -> None:
@@ -158,8 +202,18 @@ def final_encodes(clip: str, src: Path, cache: Cache, scheme: int) -> tuple[Path
         tmp.rename(marked)
         psnr, ssim = wm_report.quality(marked, plain, fmt.width, fmt.height)
         cost = (marked.stat().st_size / plain.stat().st_size - 1) * 100
-        cache.put({"key": key, "clip": clip, "scheme": scheme, "size_pct": cost, "psnr": psnr, "ssim": ssim,
-                   "plain_kbps": plain.stat().st_size * 8 / 1000 / fmt.duration_s, "encode_s": enc_s})
+        cache.put(
+            {
+                "key": key,
+                "clip": clip,
+                "scheme": scheme,
+                "size_pct": cost,
+                "psnr": psnr,
+                "ssim": ssim,
+                "plain_kbps": plain.stat().st_size * 8 / 1000 / fmt.duration_s,
+                "encode_s": enc_s,
+            }
+        )
     return marked, plain
 
 
@@ -175,9 +229,14 @@ def detect_row(path: Path, expect: str | None) -> dict[str, object]:
     det, scheme = detect_any(mean, frames, wm1.DEFAULT_KEY)
     t2 = time.process_time()
     return {
-        "found": det.watermark_id, "ok": expect is not None and det.watermark_id == expect,
-        "wrong": det.watermark_id is not None and det.watermark_id != expect, "z": det.sync_z,
-        "agreement": det.bit_agreement, "scheme_found": scheme, "decode_s": t1 - t0, "detect_s": t2 - t1,
+        "found": det.watermark_id,
+        "ok": expect is not None and det.watermark_id == expect,
+        "wrong": det.watermark_id is not None and det.watermark_id != expect,
+        "z": det.sync_z,
+        "agreement": det.bit_agreement,
+        "scheme_found": scheme,
+        "decode_s": t1 - t0,
+        "detect_s": t2 - t1,
     }
 
 
@@ -191,16 +250,35 @@ def attack(clip: str, src: Path, name: str, cache: Cache, kind: str) -> None:
     row = {"key": key, "clip": clip, "kind": kind, "attack": name, **detect_row(out, expect)}
     out.unlink()
     cache.put(row)
-    print(f"  {clip} {kind} {name}: {'OK' if row['ok'] else ('WRONG' if row['wrong'] else 'miss')} "
-          f"z={row['z']} agree={row['agreement']}", flush=True)
+    print(
+        f"  {clip} {kind} {name}: {'OK' if row['ok'] else ('WRONG' if row['wrong'] else 'miss')} "
+        f"z={row['z']} agree={row['agreement']}",
+        flush=True,
+    )
 
 
 def fp_stills(cache: Cache, count: int) -> None:
     """Unmarked synthetic 'videos' (photo crops, noise, motion blur of a pan) straight to the detector."""
     import cv2
 
-    names = ["astronaut", "coffee", "chelsea", "rocket", "coins", "camera", "moon", "page", "text", "horse",
-             "grass", "gravel", "brick", "hubble_deep_field", "retina", "immunohistochemistry"]
+    names = [
+        "astronaut",
+        "coffee",
+        "chelsea",
+        "rocket",
+        "coins",
+        "camera",
+        "moon",
+        "page",
+        "text",
+        "horse",
+        "grass",
+        "gravel",
+        "brick",
+        "hubble_deep_field",
+        "retina",
+        "immunohistochemistry",
+    ]
     rng = np.random.default_rng(16)
     for i in range(count):
         key = f"fpstill|{i}"
@@ -221,8 +299,16 @@ def fp_stills(cache: Cache, count: int) -> None:
             frame = cv2.blur(frame, (int(rng.integers(1, 40)), 1))  # a pan averaged over frames
         t0 = time.perf_counter()
         det, scheme = detect_any(np.clip(frame, 0, 255).astype(np.float32), 24, wm1.DEFAULT_KEY)
-        cache.put({"key": key, "source": name, "found": det.watermark_id, "z": det.sync_z,
-                   "scheme_found": scheme, "detect_s": time.perf_counter() - t0})
+        cache.put(
+            {
+                "key": key,
+                "source": name,
+                "found": det.watermark_id,
+                "z": det.sync_z,
+                "scheme_found": scheme,
+                "detect_s": time.perf_counter() - t0,
+            }
+        )
 
 
 def main() -> int:
@@ -261,8 +347,9 @@ def main() -> int:
         for name in [a for a in FP_ATTACKS if a in attacks]:
             attack(clip, cache.root / f"{clip}.plain.mp4", name, cache, "plain")
     fp_stills(cache, args.fp_stills)
-    text = wm_report.render(cache.rows, clips, attacks, schemes, seconds, time.perf_counter() - started,
-                            " ".join(sys.argv[1:]))
+    text = wm_report.render(
+        cache.rows, clips, attacks, schemes, seconds, time.perf_counter() - started, " ".join(sys.argv[1:])
+    )
     args.out.write_text(text)
     print(text)
     return 0

@@ -55,14 +55,25 @@ def _ffmpeg_version() -> str:
     return out.splitlines()[0] if out else "?"
 
 
-def render(rows: dict[str, dict[str, Any]], clips: list[str], attacks: list[str], schemes: list[int],
-           seconds: float, elapsed: float, argv: str) -> str:
+def render(
+    rows: dict[str, dict[str, Any]],
+    clips: list[str],
+    attacks: list[str],
+    schemes: list[int],
+    seconds: float,
+    elapsed: float,
+    argv: str,
+) -> str:
     out = ["# Watermark evaluation (issue 16)", ""]
     out.append(f"Machine: {platform.machine()}, {platform.python_version()}; {_ffmpeg_version()}.")
-    out.append(f"Command: `nice -n 10 python benchmarks/watermark_eval.py {argv}` (this run {elapsed / 60:.1f} min; "
-               "cached results are reused).")
-    out.append(f"Clips: {len(clips)} natural-looking 1280x720 24 fps clips of {seconds:g} s made offline by "
-               "`benchmarks/wm_clips.py`; final encode = production settings (libx264 CRF 20 veryfast).")
+    out.append(
+        f"Command: `nice -n 10 python benchmarks/watermark_eval.py {argv}` (this run {elapsed / 60:.1f} min; "
+        "cached results are reused)."
+    )
+    out.append(
+        f"Clips: {len(clips)} natural-looking 1280x720 24 fps clips of {seconds:g} s made offline by "
+        "`benchmarks/wm_clips.py`; final encode = production settings (libx264 CRF 20 veryfast)."
+    )
     out.append("")
     for scheme in schemes:
         out += _robustness(rows, clips, attacks, scheme)
@@ -96,11 +107,17 @@ METHOD = """## Method
 """
 
 
-def _robustness(rows: dict[str, dict[str, Any]], clips: list[str], attacks: list[str], scheme: int) -> list[str]:
+def _robustness(
+    rows: dict[str, dict[str, Any]], clips: list[str], attacks: list[str], scheme: int
+) -> list[str]:
     name = "scheme 2 (this issue)" if scheme == 2 else "scheme 1 (before issue 16)"
-    out = [f"## Robustness, {name}", "",
-           "Cell: payload recovered (id equal to the published one) and the detector's sync z; "
-           "`WRONG` would be a wrong id (never seen).", ""]
+    out = [
+        f"## Robustness, {name}",
+        "",
+        "Cell: payload recovered (id equal to the published one) and the detector's sync z; "
+        "`WRONG` would be a wrong id (never seen).",
+        "",
+    ]
     out.append("| attack | " + " | ".join(clips) + " | recovered |")
     out.append("|---" * (len(clips) + 2) + "|")
     total = ok_all = 0
@@ -122,17 +139,28 @@ def _robustness(rows: dict[str, dict[str, Any]], clips: list[str], attacks: list
         ok_all += ok_n
         out.append(f"| {attack} | " + " | ".join(cells) + f" | {ok_n}/{n} |")
     if total:
-        out += ["", f"Overall: {ok_all}/{total} (clip, attack) pairs recovered ({100 * ok_all / total:.1f}%); "
-                f"lowest per-attack rate {100 * per_attack_min:.0f}%.", ""]
+        out += [
+            "",
+            f"Overall: {ok_all}/{total} (clip, attack) pairs recovered ({100 * ok_all / total:.1f}%); "
+            f"lowest per-attack rate {100 * per_attack_min:.0f}%.",
+            "",
+        ]
     return out
 
 
 def _costs(rows: dict[str, dict[str, Any]], clips: list[str], schemes: list[int]) -> list[str]:
-    out = ["## Cost of the mark", "",
-           "Marked vs unmarked production final encode of the same source: size (= bitrate) increase, "
-           "luma PSNR and SSIM.", ""]
-    out.append("| clip | unmarked kbit/s | " + " | ".join(
-        f"s{s} size | s{s} PSNR dB | s{s} SSIM" for s in schemes) + " |")
+    out = [
+        "## Cost of the mark",
+        "",
+        "Marked vs unmarked production final encode of the same source: size (= bitrate) increase, "
+        "luma PSNR and SSIM.",
+        "",
+    ]
+    out.append(
+        "| clip | unmarked kbit/s | "
+        + " | ".join(f"s{s} size | s{s} PSNR dB | s{s} SSIM" for s in schemes)
+        + " |"
+    )
     out.append("|---" * (2 + 3 * len(schemes)) + "|")
     sizes: dict[int, list[float]] = {s: [] for s in schemes}
     for clip in clips:
@@ -154,16 +182,13 @@ def _costs(rows: dict[str, dict[str, Any]], clips: list[str], schemes: list[int]
 
     strength = ProvenanceConfig().watermark_strength
     offset = np.rint(wm2.pattern("0123456789abcdef", 1280, 720, strength))
-    out.append(f"The scheme 2 mark alone (strength {strength:g}, before encoding) is RMS "
-               f"{np.sqrt(np.mean(offset**2)):.2f} levels = {10 * np.log10(255**2 / np.mean(offset**2)):.1f} dB PSNR; "
-               "the rest of the gap is the encoder coding two slightly different inputs differently (on grainy "
-               "video the two encodes' grain diverges even where the mark is invisible).")
-    times = [r for k, r in rows.items() if k.startswith("clean|") and k.endswith("|s2")]
-    if times:
-        dec = [r["decode_s"] for r in times]
-        det = [r["detect_s"] for r in times]
-        out.append(f"Detection on the clean marked encodes: decode (mean luma) {np.median(dec):.2f} s median, "
-                   f"detect {np.median(det):.2f} s median, {max(det):.2f} s worst (shared 2-core machine).")
+    out.append(
+        f"The scheme 2 mark alone (strength {strength:g}, before encoding) is RMS "
+        f"{np.sqrt(np.mean(offset**2)):.2f} levels = "
+        f"{10 * np.log10(255**2 / np.mean(offset**2)):.1f} dB PSNR; "
+        "the rest of the gap is the encoder coding two slightly different inputs differently (on grainy "
+        "video the two encodes' grain diverges even where the mark is invisible)."
+    )
     out.append("")
     return out
 
@@ -178,14 +203,17 @@ def _false_positives(rows: dict[str, dict[str, Any]]) -> list[str]:
     z = np.array([r["z"] for r in both])
     tries = wm2.CANDIDATES + 4  # Viterbi+CRC decodes per video: scheme 2 candidates + scheme 1 fallback
     return [
-        "## False positives", "",
+        "## False positives",
+        "",
         f"Unmarked inputs: {len(plain)} attacked copies of the unmarked encodes and {len(stills)} synthetic "
         f"unmarked stills/pans; ids reported: {len(found)}.",
         f"Sync z (the best pilot peak over all geometries) on unmarked inputs: median {np.median(z):.2f}, "
         f"99th percentile {np.percentile(z, 99):.2f}, max {z.max():.2f}. The decision is the keyed CRC-24 "
-        f"after soft Viterbi decoding of the {tries} best-ranked geometries, so the false-id rate per video is "
+        f"after soft Viterbi decoding of the {tries} best-ranked geometries, so the false-id rate "
+        "per video is "
         f"at most {tries} x 2^-24 = {tries * CRC_FALSE_ID:.1e} whatever the sync z (and a wrong id needs the "
-        "CRC of another id to match: the same bound).", "",
+        "CRC of another id to match: the same bound).",
+        "",
     ]
 
 
