@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shlex
 import subprocess
 import sys
 import time
@@ -348,7 +349,7 @@ def main() -> int:
             attack(clip, cache.root / f"{clip}.plain.mp4", name, cache, "plain")
     fp_stills(cache, args.fp_stills)
     text = wm_report.render(
-        cache.rows, clips, attacks, schemes, seconds, time.perf_counter() - started, " ".join(sys.argv[1:])
+        cache.rows, clips, attacks, schemes, seconds, time.perf_counter() - started, shlex.join(sys.argv[1:])
     )
     args.out.write_text(text)
     print(text)

@@ -68,7 +68,8 @@ def render(
     out.append(f"Machine: {platform.machine()}, {platform.python_version()}; {_ffmpeg_version()}.")
     out.append(
         f"Command: `nice -n 10 python benchmarks/watermark_eval.py {argv}` (this run {elapsed / 60:.1f} min; "
-        "cached results are reused)."
+        "cached results are reused: the measurements come from earlier runs of the same command, resumed, "
+        "split over clip subsets with `--clips` in parallel processes)."
     )
     out.append(
         f"Clips: {len(clips)} natural-looking 1280x720 24 fps clips of {seconds:g} s made offline by "
@@ -110,7 +111,7 @@ METHOD = """## Method
 def _robustness(
     rows: dict[str, dict[str, Any]], clips: list[str], attacks: list[str], scheme: int
 ) -> list[str]:
-    name = "scheme 2 (this issue)" if scheme == 2 else "scheme 1 (before issue 16)"
+    name = "scheme 2 (this issue)" if scheme == 2 else "scheme 1 (before issue 16; the `--s1-attacks` subset)"
     out = [
         f"## Robustness, {name}",
         "",
