@@ -6,7 +6,7 @@ Nothing here is a secret yet; later keys (signing, API) must have no default out
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     session_timeout_ms: int = 6000
     commit_every: int = 1
     max_attempts: int = 3  # unexpected errors per event before it goes to the DLQ
+    # A fetch that cannot be decoded (codec missing, corrupt batch): attempts at one position, then
+    # "dead_letter" (record the raw batch in the DLQ and move on) or "fail" (stop, exit 3).
+    fetch_max_attempts: int = Field(default=5, ge=1)
+    unreadable_fetch: Literal["dead_letter", "fail"] = "dead_letter"
     topic_partitions: int = 4
 
     sample_fps: float = 2.0
@@ -62,6 +66,14 @@ class Settings(BaseSettings):
     api_max_upload_bytes: int = 64 * 1024 * 1024  # enrolment videos
     api_cors_origins: list[str] = Field(default_factory=list)  # CORS off unless origins are listed
     session_ttl_s: int = 12 * 3600
+    # Password logins: per user name, ``login_max_failures`` failures in a row lock it for
+    # ``login_lockout_base_s``, doubling per further lock up to ``login_lockout_max_s``; per client
+    # address, at most ``login_failures_per_minute`` failed logins.
+    login_max_failures: int = 5
+    login_lockout_base_s: int = 30
+    login_lockout_max_s: int = 3600
+    login_failures_per_minute: int = 10
+    api_docs: bool = True  # /docs: Swagger UI from the installed package (set false to turn it off)
     lease_ttl_s: int = 300
     api_relay_outbox: bool = True
     api_publish_jobs: bool = True  # the API process publishes moderator approvals in the background
