@@ -19,6 +19,7 @@ from safety.api.routers import (
     auth,
     cameos,
     health,
+    likeness_authority,
     organisations,
     provenance,
     reports,
@@ -82,6 +83,7 @@ def create_app(
         appeals.router,
         videos.router,
         audit.router,
+        likeness_authority.router,  # before cameos: /v1/cameos/pending is not an owner id
         cameos.router,
         rights.router,
         provenance.router,

@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from safety.media import tools
+
+    tools.install_guard()  # every feedguard process: media tools run only the hardened way
     args = build_parser().parse_args(argv)
     code: int = args.func(args)
     return code

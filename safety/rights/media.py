@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import subprocess
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +20,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps
 
-from classifiers.rights.audio import fingerprint
-from safety.media import MediaLimits, MediaRejected, probe, sample_frames
+from safety.media import MediaLimits, MediaRejected, probe, sample_frames, tools
+from safety.media.audio import fingerprint
 
 U8 = npt.NDArray[np.uint8]
 
@@ -127,8 +126,9 @@ def clean_clip(source: Path, workdir: Path) -> CleanClip:
     if not frames:
         raise ReferenceRejected("reference.no_frames", "No frame of the clip decodes")
     out = workdir / "clip.mp4"
-    _ffmpeg(["-i", str(source), "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", "-map_metadata", "-1",
-             "-map_chapters", "-1", "-fflags", "+bitexact", "-movflags", "+faststart", str(out)])  # fmt: skip
+    _ffmpeg([*tools.file_input(source, tools.VIDEO_DEMUXERS), "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy",
+             "-map_metadata", "-1", "-map_chapters", "-1", "-fflags", "+bitexact", "-movflags", "+faststart",
+             tools.output(out)])  # fmt: skip
     meta = {"duration_s": info.duration_s, "width": info.display_width, "height": info.display_height,
             "frames_indexed": len(frames)}  # fmt: skip
     return CleanClip(out, frames, times, _sha256(out), meta)
@@ -143,14 +143,22 @@ class CleanAudio:
 
 
 def clean_audio(source: Path, workdir: Path) -> CleanAudio:
-    """Fingerprint a reference track and keep a metadata-free FLAC of it."""
+    """Fingerprint a reference track and keep a metadata-free FLAC of it.
+
+    The track is read as one local file in an audio container (``tools.AUDIO_DEMUXERS``): a
+    playlist or concat list dressed as ``.mp3`` is refused unread, so it can neither copy another
+    file into the store nor tell whether a path exists.
+    """
     out = workdir / "audio.flac"
     try:
-        _ffmpeg(["-i", str(source), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", "22050", "-t",
-                 str(MAX_AUDIO_SECONDS), "-map_metadata", "-1", "-c:a", "flac", str(out)])  # fmt: skip
+        _ffmpeg([*tools.file_input(source, tools.AUDIO_DEMUXERS), "-map", "0:a:0", "-vn", "-ac", "1",
+                 "-ar", "22050", "-t", str(MAX_AUDIO_SECONDS), "-map_metadata", "-1", "-c:a", "flac",
+                 tools.output(out)])  # fmt: skip
     except ReferenceRejected as exc:
+        if exc.code != "reference.corrupt":
+            raise
         raise ReferenceRejected("reference.no_audio", "No audio stream decodes") from exc
-    items = fingerprint(out, max_seconds=MAX_AUDIO_SECONDS)
+    items = fingerprint(out, MAX_AUDIO_SECONDS, demuxers=("flac",))
     if len(items) < 16:
         raise ReferenceRejected("reference.audio_too_short", "The track is too short to fingerprint")
     seconds = len(items) * 4096 / 3 / 11025
@@ -158,13 +166,15 @@ def clean_audio(source: Path, workdir: Path) -> CleanAudio:
 
 
 def _ffmpeg(args: list[str]) -> None:
-    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-y", *args]
+    cmd = tools.ffmpeg("-v", "error", "-y", *args)
     try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=120, check=False)
-    except subprocess.TimeoutExpired as exc:
+        proc = tools.run(cmd, timeout_s=120)
+    except tools.TimeoutExpired as exc:
         raise ReferenceRejected("reference.timeout", "Processing the reference took too long") from exc
-    if proc.returncode != 0:
-        raise ReferenceRejected("reference.corrupt", proc.stderr.decode(errors="replace")[-300:])
+    if proc.returncode != 0:  # ffmpeg's own words are not echoed: they may name other files
+        if b"not on whitelist" in proc.stderr or b"Invalid data found" in proc.stderr:
+            raise ReferenceRejected("reference.unsupported_type", "Not a file in a supported container")
+        raise ReferenceRejected("reference.corrupt", "The file cannot be read as a reference")
 
 
 def _sha256(path: Path) -> str:
