@@ -29,7 +29,9 @@ from safety.api.routers import (
     videos,
 )
 from safety.api.state import AppState
+from safety.api.uploads import UploadSlots
 from safety.config import Settings
+from safety.media.budget import DecodeBudget, ImageLimits
 from safety.publishing import Publisher
 from safety.store import Database
 
@@ -72,6 +74,11 @@ def create_app(
     )
     app.state.fg = state
     state.extras["metrics"] = metrics = ApiMetrics(state)
+    state.extras["image_limits"] = ImageLimits(
+        max_pixels=int(settings.upload_max_megapixels * 1_000_000),
+        budget=DecodeBudget(settings.upload_decode_budget_mb * 1024 * 1024),
+        wait_s=settings.upload_decode_wait_s,
+    )
     problems.install(app)
     for router in (
         health.router,
@@ -108,6 +115,7 @@ def create_app(
         buckets=TokenBuckets(settings.api_rate_per_minute),
         exempt=lambda path: path.startswith(_UNLIMITED),
     )
+    app.add_middleware(UploadSlots, per_key=settings.api_uploads_per_key)  # issue 14: uploads in flight
     # Enrolment videos and rights references are uploads: their routes get a larger cap (and
     # validate the media themselves).
     app.add_middleware(

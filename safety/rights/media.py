@@ -1,10 +1,12 @@
 """Rights holders' reference uploads: validate, strip every byte of metadata, normalise.
 
 Images are sniffed by content (PNG, JPEG, WebP; the declared type is not trusted), their header
-dimensions checked *before* decoding (a decompression bomb is refused unread), EXIF orientation
-applied, and the pixels re-encoded as a fresh PNG: EXIF, XMP, ICC, GPS and text chunks do not
-survive. Clips are probed within limits, sampled for the index, and re-muxed with
-``-map_metadata -1``. Audio is fingerprinted and kept only as a metadata-free FLAC.
+dimensions checked against a megapixel limit *before* decoding (a decompression bomb is refused
+unread), the decode's memory reserved from the process's budget (``safety.media.budget``; JPEGs
+decode at a reduced scale), EXIF orientation applied, and the pixels re-encoded as a fresh PNG:
+EXIF, XMP, ICC, GPS and text chunks do not survive. Clips are probed within limits, sampled for
+the index, and re-muxed with ``-map_metadata -1``. Audio is fingerprinted and kept only as a
+metadata-free FLAC. Every ffmpeg call goes through ``safety.media.tools`` (allow-listed demuxers).
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ from PIL import Image, ImageOps
 
 from safety.media import MediaLimits, MediaRejected, probe, sample_frames, tools
 from safety.media.audio import fingerprint
+from safety.media.budget import DEFAULT_IMAGE_LIMITS, ImageLimits
 
 U8 = npt.NDArray[np.uint8]
 
 IMAGE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_IMAGE_SIDE = 8192
-MAX_IMAGE_PIXELS = 40_000_000
+MAX_IMAGE_PIXELS = DEFAULT_IMAGE_LIMITS.max_pixels  # 12 MP unless configured (upload_max_megapixels)
 MIN_IMAGE_SIDE = 32
 STORED_MAX_SIDE = 1024  # matching works at <= 512 px; keep some headroom, not the original
 CLIP_LIMITS = MediaLimits(max_bytes=200 * 1024 * 1024, max_duration_s=120.0, max_sampled_frames=64)
@@ -52,8 +55,12 @@ class CleanImage:
     meta: dict[str, Any]
 
 
-def clean_image(data: bytes) -> CleanImage:
-    """Validate an uploaded image and return it re-encoded without metadata."""
+def clean_image(data: bytes, limits: ImageLimits = DEFAULT_IMAGE_LIMITS) -> CleanImage:
+    """Validate an uploaded image and return it re-encoded without metadata.
+
+    Raises :class:`ReferenceRejected` for bad images and :class:`~safety.media.budget.DecodeBusy`
+    when the decode budget stays full (retry later).
+    """
     if len(data) == 0:
         raise ReferenceRejected("reference.empty", "The image is empty")
     if len(data) > MAX_IMAGE_BYTES:
@@ -73,23 +80,40 @@ def clean_image(data: bytes) -> CleanImage:
                 "reference.unsupported_type", f"{img.format or 'unknown'} images are not accepted"
             )
         w, h = img.size
-        if w > MAX_IMAGE_SIDE or h > MAX_IMAGE_SIDE or w * h > MAX_IMAGE_PIXELS:
+        if w > MAX_IMAGE_SIDE or h > MAX_IMAGE_SIDE or w * h > limits.max_pixels:
             raise ReferenceRejected(
-                "reference.too_many_pixels", f"{w}x{h} exceeds {MAX_IMAGE_SIDE} px a side or 40 MP"
+                "reference.too_many_pixels",
+                f"{w}x{h} exceeds {MAX_IMAGE_SIDE} px a side or {limits.max_pixels / 1e6:g} MP",
             )
         if min(w, h) < MIN_IMAGE_SIDE:
             raise ReferenceRejected("reference.too_small", f"{w}x{h}: each side needs {MIN_IMAGE_SIDE} px")
         if getattr(img, "n_frames", 1) > 1:
             raise ReferenceRejected("reference.animated", "Animated images are not accepted; send a clip")
-        try:
-            img.load()
-            img = ImageOps.exif_transpose(img) or img
-        except Exception as exc:
-            raise ReferenceRejected("reference.corrupt", "The image does not decode") from exc
+        if img.format == "JPEG":  # DCT scaling: decode at >= the stored size, not the full size
+            img.draft("RGB", (STORED_MAX_SIDE, STORED_MAX_SIDE))
+        dw, dh = img.size
+        with limits.budget.reserve(_decode_bytes(dw, dh), limits.wait_s):
+            return _finish(img)
+
+
+def _decode_bytes(w: int, h: int) -> int:
+    """Pillow holds colour pixels in 4 bytes; ``_finish`` shrinks before converting, so at most a
+    reduced copy (or, for palette images, one RGBA conversion) comes on top: ~6 bytes a pixel."""
+    return w * h * 6
+
+
+def _finish(img: Image.Image) -> CleanImage:
+    try:
+        img.load()
+        ImageOps.exif_transpose(img, in_place=True)
+    except Exception as exc:
+        raise ReferenceRejected("reference.corrupt", "The image does not decode") from exc
     had_metadata = bool(img.info.get("exif") or img.info.get("xmp") or img.info.get("icc_profile")) or any(
         k in img.info for k in ("XML:com.adobe.xmp", "Description", "Comment", "comment", "parameters")
     )
     mode = "RGBA" if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info else "RGB"
+    if img.mode not in ("P", "1"):  # shrink first: the conversion then copies 1 MP, not the upload
+        img.thumbnail((STORED_MAX_SIDE, STORED_MAX_SIDE), Image.Resampling.LANCZOS)
     img = img.convert(mode)
     img.thumbnail((STORED_MAX_SIDE, STORED_MAX_SIDE), Image.Resampling.LANCZOS)
     # A brand-new image from the pixels alone: nothing of the upload's chunks can ride along.
