@@ -153,6 +153,15 @@ def test_only_an_admin_links_a_figure_after_an_identity_check(cameo_api: Api, fa
     other = cameo_api.client(cameo_api.user("creator", creator_id="copycat", age_band="adult"))
     r = other.post("/v1/cameos", files=_file(faces["figure_selfie"]))
     assert r.status_code == 409 and r.json()["type"].endswith("/enrol.protected_match")
+    # A link can be undone (e.g. one made before links needed an admin).
+    assert real.post(f"/v1/cameos/protected/{pid}/unlink", json={"reason": "x"}).status_code == 403
+    r = admin.post(f"/v1/cameos/protected/{pid}/unlink", json={"reason": "made by the old auto-link"})
+    assert r.status_code == 200 and r.json()["protected_id"] == pid, r.text
+    with cameo_api.db.session() as s:
+        person = s.get(ProtectedLikeness, pid)
+        assert person is not None and person.cameo_id is None
+    [unlinked] = _audit(cameo_api, "cameo.protected_unlinked")
+    assert unlinked.details["reason"] == "made by the old auto-link"
 
 
 def test_protecting_an_already_enrolled_face_links_nothing(cameo_api: Api, faces: dict[str, Path]) -> None:
