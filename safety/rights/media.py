@@ -179,7 +179,7 @@ def clean_audio(source: Path, workdir: Path) -> CleanAudio:
                  "-ar", "22050", "-t", str(MAX_AUDIO_SECONDS), "-map_metadata", "-1", "-c:a", "flac",
                  tools.output(out)])  # fmt: skip
     except ReferenceRejected as exc:
-        if exc.code != "reference.corrupt":
+        if exc.code == "reference.timeout":
             raise
         raise ReferenceRejected("reference.no_audio", "No audio stream decodes") from exc
     items = fingerprint(out, MAX_AUDIO_SECONDS, demuxers=("flac",))
