@@ -43,7 +43,7 @@ def create_app(
     settings: Settings, *, publisher: Publisher | None = None, db: Database | None = None
 ) -> FastAPI:
     """Build the app. The database is migrated on start; the outbox relay runs in the background."""
-    from safety.runtime import build_publisher
+    from safety.runtime import build_publisher, publish_job_runner, snapshot_janitor
 
     database = db or Database(settings.resolved_database_url)
     state = AppState(
@@ -58,9 +58,15 @@ def create_app(
 
             state.relay = OutboxRelay(database, settings.kafka_bootstrap)
             state.relay.start()
+        if settings.api_publish_jobs:
+            state.jobs = publish_job_runner(settings, database, state.publisher, state.kick_relay).start()
+        janitor = snapshot_janitor(settings, database).start()
         try:
             yield
         finally:
+            janitor.stop()
+            if state.jobs is not None:
+                state.jobs.stop()
             if state.relay is not None:
                 state.relay.stop()
 
