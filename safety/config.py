@@ -6,7 +6,7 @@ Nothing here is a secret yet; later keys (signing, API) must have no default out
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     session_timeout_ms: int = 6000
     commit_every: int = 1
     max_attempts: int = 3  # unexpected errors per event before it goes to the DLQ
+    # A fetch that cannot be decoded (codec missing, corrupt batch): attempts at one position, then
+    # "dead_letter" (record the raw batch in the DLQ and move on) or "fail" (stop, exit 3).
+    fetch_max_attempts: int = Field(default=5, ge=1)
+    unreadable_fetch: Literal["dead_letter", "fail"] = "dead_letter"
     topic_partitions: int = 4
 
     sample_fps: float = 2.0

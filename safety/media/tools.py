@@ -51,6 +51,7 @@ __all__ = [
     "popen",
     "raw_file_input",
     "run",
+    "version",
 ]
 
 FFMPEG, FFPROBE, FPCALC = "ffmpeg", "ffprobe", "fpcalc"
@@ -102,6 +103,13 @@ def ffmpeg(*args: str) -> list[str]:
 
 def ffprobe(*args: str) -> list[str]:
     return [FFPROBE, "-hide_banner", *args]
+
+
+def version(tool: str) -> list[str]:
+    """The command printing ``tool``'s version (``feedguard doctor``)."""
+    if tool not in TOOLS:
+        raise UnsafeInvocation(f"not a media tool: {tool!r}")
+    return [tool, "-version"] if tool == FPCALC else [tool, "-hide_banner", "-version"]
 
 
 def fpcalc_stdin(*, rate: int, channels: int = 1, length_s: int = 120) -> list[str]:
@@ -228,6 +236,8 @@ def _check_protocol(arg: str) -> None:
 
 
 def _check_fpcalc(args: list[str]) -> None:
+    if args == ["-version"]:
+        return
     i = 0
     while i < len(args):
         if args[i] in _FPCALC_FLAGS:
