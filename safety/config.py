@@ -78,6 +78,12 @@ class Settings(BaseSettings):
     api_docs: bool = True  # /docs: Swagger UI from the installed package (set false to turn it off)
     lease_ttl_s: int = 300
     api_relay_outbox: bool = True
+    # Uploads (issue 14): images over this many megapixels are refused from their header, decodes
+    # share one memory budget per API process, and each key has this many uploads in flight at most.
+    upload_max_megapixels: float = Field(default=12.0, gt=0.0, le=40.0)
+    upload_decode_budget_mb: int = Field(default=192, ge=16)
+    upload_decode_wait_s: float = Field(default=20.0, ge=0.0)
+    api_uploads_per_key: int = Field(default=2, ge=1)
     api_publish_jobs: bool = True  # the API process publishes moderator approvals in the background
     publish_job_claim_s: float = Field(default=90.0, ge=1)  # a dead runner's job is taken over after
 

@@ -112,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from safety.media import tools
+
+    if argv is None:  # the process's entry point (console script, python -m safety): guard it for life
+        tools.install_guard()  # media tools run only the hardened way (tests calling main([...]) are not)
     args = build_parser().parse_args(argv)
     code: int = args.func(args)
     return code

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 from safety.cli.doctor_checks import model_checks, signing_checks
 from safety.config import Settings
+from safety.media import tools
 
 GROUPS = ("tools", "broker", "database", "models", "signing")
 Check = dict[str, Any]
@@ -42,27 +42,22 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _tool(name: str, version_args: list[str], fix: str) -> Check:
+def _tool(name: str, fix: str) -> Check:
     path = shutil.which(name)
     if path is None:
         return {"name": name, "ok": False, "detail": "not on PATH", "fix": fix}
-    try:
-        out = subprocess.run([path, *version_args], capture_output=True, text=True, timeout=20)
-        first = (
-            (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr).strip() else ""
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
+    try:  # through the hardened runner, like every other media-tool invocation
+        out = tools.run(tools.version(name), timeout_s=20)
+        text = (out.stdout or out.stderr).decode("utf-8", "replace").strip()
+        first = text.splitlines()[0] if text else ""
+    except (OSError, tools.TimeoutExpired) as exc:
         return {"name": name, "ok": False, "detail": f"{path} does not run: {exc}", "fix": fix}
     return {"name": name, "ok": out.returncode == 0, "detail": f"{first} ({path})", "fix": fix}
 
 
 def tool_checks(_: Settings) -> list[Check]:
     apt = "apt-get install ffmpeg libchromaprint-tools (scripts/install does it)"
-    return [
-        _tool("ffmpeg", ["-hide_banner", "-version"], apt),
-        _tool("ffprobe", ["-hide_banner", "-version"], apt),
-        _tool("fpcalc", ["-version"], apt),
-    ]
+    return [_tool(name, apt) for name in (tools.FFMPEG, tools.FFPROBE, tools.FPCALC)]
 
 
 def broker_group(settings: Settings) -> list[Check]:
