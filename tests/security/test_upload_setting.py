@@ -19,7 +19,7 @@ NOT_A_VIDEO = b"\x00\x00\x00\x18ftypmp42"  # an MP4 header, then zeros: ffprobe 
 
 def _post(live_api: LiveApi, limit: int, size: int) -> tuple[int, str]:
     api = live_api(api_max_upload_bytes=limit, api_rate_per_minute=1_000_000)
-    creator = api.client(api.user("creator", creator_id="cam-owner"))
+    creator = api.client(api.user("creator", creator_id="cam-owner", age_band="adult"))
     body = NOT_A_VIDEO + b"\x00" * (size - len(NOT_A_VIDEO))
     r = creator.post("/v1/cameos", files={"file": ("r.mp4", body, "video/mp4")}, data={"age_band": "adult"})
     return r.status_code, r.json().get("type", "")
