@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     api_cors_origins: list[str] = Field(default_factory=list)  # CORS off unless origins are listed
     session_ttl_s: int = 12 * 3600
     lease_ttl_s: int = 300
+    # Moderator wellness: graphic (or sexual) items one moderator may decide per UTC day; further ones
+    # are left for others (0 = no cap). Counted per decision; see safety/review/learning.py.
+    moderator_daily_exposure_cap: int = 0
     api_relay_outbox: bool = True
 
     # Provenance: FEEDGUARD_PROVENANCE__SIGNING_KEY, ..._SIGNING_CHAIN, ..._TSA_URL, ..._WATERMARK_KEY

@@ -14,6 +14,7 @@ from policies import Audience
 from safety.accounts import Principal
 from safety.events import Obligation, VideoPublished, VideoRejected, VideoTakedown
 from safety.outbox import enqueue
+from safety.review import learning
 from safety.review.queue import LeaseError, holds_lease
 from safety.store import Appeal, DecisionRow, ReviewAction, ReviewItem, Video
 from safety.store.audit import audit
@@ -153,6 +154,7 @@ def decide(
             appeal.status = "upheld" if inp.action == "uphold" else "overturned"
             appeal.decided_at = now
     session.add(action)
+    learning.on_decision(session, item, action, decision)  # label + exposure (issue 17)
     audit(
         session,
         f"user:{who.user_id}",
