@@ -7,7 +7,8 @@ medical, sporting, dating and drug words. Each seed caption yields a few surface
 bare caption plus decorations: prefixes, hashtags, emoji, casing). **Splits are by seed and by
 decoration family**: a seed and all its variants land in one split (train / val / eval, by a stable
 hash of the seed), and each split has its own decoration lists, so no near-duplicate and no
-decoration straddles training and evaluation.
+decoration straddles training and evaluation. ``seeds/train_*.txt`` hold extra captions written for
+training only (always the train split).
 
 Run: ``python scripts/build_feed_prompts.py`` (deterministic; rewrites
 ``benchmarks/feed_prompts/feed_prompts.jsonl``). Load with :func:`load`.
@@ -120,12 +121,12 @@ def variants(seed: dict[str, str], split: str) -> list[tuple[str, str]]:
 def build() -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for path in sorted(SEEDS.glob("*.txt")):
-        harmful = path.stem == "harmful"
+        harmful, train_only = path.stem == "harmful", path.stem.startswith("train")
         for i, seed in enumerate(parse_seeds(path)):
-            label = seed["topic"] if harmful else "benign"
+            label = seed["topic"] if harmful or seed["topic"] in HARM else "benign"
             if harmful and label not in HARM:
                 raise ValueError(f"{path.name}: unknown harm category {label!r}")
-            split = split_of(seed["text"])
+            split = "train" if train_only else split_of(seed["text"])
             group = f"{path.stem}/{seed['topic']}/{i}"
             for text, style in variants(seed, split):
                 rows.append(

@@ -47,6 +47,7 @@ from classifiers.text_tricks import normalize_prompt  # noqa: E402
 DATA = ROOT / "classifiers" / "data" / "prompts.jsonl"
 FEED = ROOT / "benchmarks" / "feed_prompts" / "feed_prompts.jsonl"
 TARGET_PRECISIONS = (0.8, 0.9, 0.95)
+FEED_WEIGHT = 2
 MODELS = ROOT / "classifiers" / "models"
 C_GRID = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 THRESHOLD_GRID = tuple(round(t, 2) for t in np.arange(0.1, 0.91, 0.05))
@@ -196,9 +197,14 @@ def main() -> None:
     split = np.array([r["split"] for r in rows])
     tr, ca, te = (split == "train"), (split == "calib"), (split == "test")
     groups = [r["group"] for r in rows]
+    feed = np.array([str(r.get("kind", "")).startswith("feed") for r in rows])
 
     best_c, cv = choose_c(x[tr], y[tr], [g for g, keep in zip(groups, tr, strict=True) if keep])
-    head = make_head(best_c).fit(x[tr], y[tr])
+    # Feed captions count FEED_WEIGHT times: they are the style the head meets in production.
+    fit_idx = np.concatenate(
+        [np.flatnonzero(tr)] + [np.flatnonzero(tr & feed)] * (FEED_WEIGHT - 1)
+    )
+    head = make_head(best_c).fit(x[fit_idx], y[fit_idx])
 
     def raw(m: Array) -> Array:
         return np.asarray(head.predict_proba(x[m]), dtype=np.float64)

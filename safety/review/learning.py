@@ -20,8 +20,8 @@ from safety.store import DecisionRow, ReviewAction, ReviewItem
 from safety.store.models import utcnow
 
 # Reason codes and labels whose items show graphic or sexual material to whoever opens them.
-SEXUAL_MARKERS = ("sexual", "nudity", "minor_safety", "mature.sexual")
-GRAPHIC_MARKERS = ("violence", "gore", "self_harm", "mature.gore")
+SEXUAL_MARKERS = ("sexual", "nudity", "adult_content")
+GRAPHIC_MARKERS = ("violence", "gore", "graphic", "self_harm")
 
 
 def verdict_of(action: str, audience: str | None) -> str:
