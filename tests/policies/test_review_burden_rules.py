@@ -27,15 +27,16 @@ def decide(engine: PolicyEngine, **signals: float) -> tuple[Outcome, Audience | 
 
 
 def test_moderate_prompt_only_self_harm_restricts_instead_of_an_urgent_review(engine: PolicyEngine) -> None:
-    outcome, audience, _, labels = decide(engine, text__self_harm=0.62, prompt__self_harm=0.9)
+    outcome, audience, _, labels = decide(engine, text__self_harm=0.62)
     assert (outcome, audience) == (Outcome.PUBLISH, Audience.ADULT)
     assert "resources.self_harm" in labels
+    assert decide(engine, text__self_harm=0.4)[:2] == (Outcome.PUBLISH, Audience.EVERYONE)
 
 
-def test_confident_and_corroborated_self_harm_is_held_urgently(engine: PolicyEngine) -> None:
-    outcome, _, priority, _ = decide(engine, text__self_harm=0.9, prompt__self_harm=0.9)
+def test_explicit_self_harm_phrases_are_held_urgently_the_classifier_alone_restricts(engine: PolicyEngine) -> None:
+    outcome, _, priority, _ = decide(engine, text__self_harm=0.05, prompt__self_harm=0.9)
     assert (outcome, priority) == (Outcome.HOLD, Priority.URGENT)
-    # the classifier alone, however sure, restricts: the lexicon must agree for an urgent review
+    # the classifier alone, however sure, restricts: it held benign VAL prompts at P95
     assert decide(engine, text__self_harm=0.99)[:2] == (Outcome.PUBLISH, Audience.ADULT)
 
 
