@@ -62,7 +62,9 @@ def labels(rows: Sequence[dict[str, Any]]) -> np.ndarray:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--encoders", default="minilm,use_m3")
-    ap.add_argument("--feed-only", action="store_true", help="train on feed TRAIN seeds only (USE is slow here)")
+    ap.add_argument(
+        "--feed-only", action="store_true", help="train on feed TRAIN seeds only (USE is slow here)"
+    )
     args = ap.parse_args()
     train = ([] if args.feed_only else [r for r in load_rows() if r["split"] == "train"]) + load("train")
     val, ev = load("val"), load("eval")
@@ -81,7 +83,11 @@ def main() -> None:
         pv, pe = head.predict_proba(xv), head.predict_proba(xe)
         yv, ye = labels(val), labels(ev)
         benign = np.array([r["label"] == "benign" for r in ev])
-        res: dict[str, Any] = {"ms_per_prompt_single": round(single_ms, 2), "dim": int(x.shape[1]), "categories": {}}
+        res: dict[str, Any] = {
+            "ms_per_prompt_single": round(single_ms, 2),
+            "dim": int(x.shape[1]),
+            "categories": {},
+        }
         for j, cat in enumerate(CATEGORIES):
             if ye[:, j].sum() == 0 or yv[:, j].sum() == 0:
                 continue

@@ -45,8 +45,23 @@ REPORT = ROOT / "benchmarks" / "REVIEW_BURDEN.md"
 def benign_clip(workdir: Path) -> Path:
     clip = workdir / "benign.mp4"
     subprocess.run(
-        ["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "mandelbrot=s=640x360:r=24", "-t", "3",
-         "-pix_fmt", "yuv420p", "-c:v", "libx264", str(clip)],
+        [
+            "ffmpeg",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "mandelbrot=s=640x360:r=24",
+            "-t",
+            "3",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:v",
+            "libx264",
+            str(clip),
+        ],
         check=True,
     )
     return clip
@@ -60,8 +75,12 @@ def run_pipeline(prompts: list[str], policy: Path | None, head: Path | None, wor
     from safety.runtime import build_pipeline, open_database
 
     clip = benign_clip(workdir)
-    settings = Settings(database_url=f"sqlite:///{workdir / 'scan.db'}", policy_file=policy,
-                        media_roots=[workdir], data_dir=workdir)
+    settings = Settings(
+        database_url=f"sqlite:///{workdir / 'scan.db'}",
+        policy_file=policy,
+        media_roots=[workdir],
+        data_dir=workdir,
+    )
     db = open_database(settings)
     pipeline = build_pipeline(settings, db, DryRunPublisher())
     if head is not None:
@@ -71,10 +90,16 @@ def run_pipeline(prompts: list[str], policy: Path | None, head: Path | None, wor
     out = []
     try:
         for i, prompt in enumerate(prompts):
-            event = VideoGenerated.model_validate({
-                "schema": "video.generated/v1", "video_id": f"eval-{i}",
-                "creator": Creator(id="eval", age_band="adult").model_dump(), "prompt": prompt,
-                "uri": clip.resolve().as_uri(), "created_at": datetime.now(UTC)})
+            event = VideoGenerated.model_validate(
+                {
+                    "schema": "video.generated/v1",
+                    "video_id": f"eval-{i}",
+                    "creator": Creator(id="eval", age_band="adult").model_dump(),
+                    "prompt": prompt,
+                    "uri": clip.resolve().as_uri(),
+                    "created_at": datetime.now(UTC),
+                }
+            )
             out.append(pipeline.moderate(event))
     finally:
         pipeline.close()
@@ -104,8 +129,11 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 scores[s.name] = max(scores.get(s.name, 0.0), s.score)
             verdicts.append(decide(engine, scores))
         summary = summarise(rows, verdicts)
-        summary["latency_ms"] = {"mean": float(np.mean(ms)), "p50": float(np.percentile(ms, 50)),
-                                 "p95": float(np.percentile(ms, 95))}
+        summary["latency_ms"] = {
+            "mean": float(np.mean(ms)),
+            "p50": float(np.percentile(ms, 50)),
+            "p95": float(np.percentile(ms, 95)),
+        }
         summary["frame_signals"] = frames
         if args.scan_sample:
             rng = random.Random(0)
@@ -120,14 +148,34 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     summary["examples"] = {
         "benign_held": examples(rows, verdicts, lambda r, v: r["label"] == "benign" and v.outcome == "held"),
         "benign_restricted": examples(
-            rows, verdicts, lambda r, v: r["label"] == "benign" and v.outcome == "published" and v.audience != "everyone"),
-        **{f"missed_{h}": examples(rows, verdicts, lambda r, v, h=h: r["label"] == h and v.outcome == "published"
-                                   and (v.audience == "everyone" or h == "sexual_minors"
-                                        or (h == "sexual" and v.audience != "18+")))
-           for h in HARM},
+            rows,
+            verdicts,
+            lambda r, v: r["label"] == "benign" and v.outcome == "published" and v.audience != "everyone",
+        ),
+        **{
+            f"missed_{h}": examples(
+                rows,
+                verdicts,
+                lambda r, v, h=h: (
+                    r["label"] == h
+                    and v.outcome == "published"
+                    and (
+                        v.audience == "everyone"
+                        or h == "sexual_minors"
+                        or (h == "sexual" and v.audience != "18+")
+                    )
+                ),
+            )
+            for h in HARM
+        },
     }
-    summary.update(tag=args.tag, split=args.split, policy=policy.version, head=str(args.head or "packaged"),
-                   measured_at=datetime.now(UTC).isoformat(timespec="seconds"))
+    summary.update(
+        tag=args.tag,
+        split=args.split,
+        policy=policy.version,
+        head=str(args.head or "packaged"),
+        measured_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
     return summary
 
 
@@ -151,16 +199,34 @@ def table() -> str:
     row("benign restricted per 1,000 (13+ or 18+)", "<= 30", lambda r: fmt(r["benign"]["restricted"], True))
     row("benign rejected per 1,000", "", lambda r: fmt(r["benign"]["rejected"], True))
     goals = {"sexual": ">= 98%", "sexual_minors": "100%", "self_harm": ">= 95%", "graphic_violence": ">= 95%"}
-    names = {"sexual": "adult sexual kept from everyone", "sexual_minors": "sexual + minors never published",
-             "self_harm": "self-harm kept from everyone", "graphic_violence": "graphic violence kept from everyone"}
+    names = {
+        "sexual": "adult sexual kept from everyone",
+        "sexual_minors": "sexual + minors never published",
+        "self_harm": "self-harm kept from everyone",
+        "graphic_violence": "graphic violence kept from everyone",
+    }
     for h in HARM:
-        row(names[h], goals[h], lambda r, h=h: fmt(r["harm"][h]["caught"]) + f" n={r['harm'][h]['caught']['n']}")
+        row(
+            names[h],
+            goals[h],
+            lambda r, h=h: fmt(r["harm"][h]["caught"]) + f" n={r['harm'][h]['caught']['n']}",
+        )
     for h in ("self_harm", "graphic_violence"):
         row(f"  {h}: adults-only or not published", "", lambda r, h=h: fmt(r["harm"][h]["strict"]))
-    row("text detectors ms/prompt (mean / p95)", "<= 20 added",
-        lambda r: f"{r['latency_ms']['mean']:.1f} / {r['latency_ms']['p95']:.1f}")
-    row("full-pipeline sample agreeing with fast path", "",
-        lambda r: f"{r['scan_sample']['agree_with_fast_path']}/{r['scan_sample']['n']}" if "scan_sample" in r else "-")
+    row(
+        "text detectors ms/prompt (mean / p95)",
+        "<= 20 added",
+        lambda r: f"{r['latency_ms']['mean']:.1f} / {r['latency_ms']['p95']:.1f}",
+    )
+    row(
+        "full-pipeline sample agreeing with fast path",
+        "",
+        lambda r: (
+            f"{r['scan_sample']['agree_with_fast_path']}/{r['scan_sample']['n']}"
+            if "scan_sample" in r
+            else "-"
+        ),
+    )
     return "\n".join(lines)
 
 

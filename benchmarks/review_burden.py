@@ -39,8 +39,11 @@ class Verdict:
 
 
 def decide(engine: PolicyEngine, signals: dict[str, float], age_band: str = "adult") -> Verdict:
-    d = engine.decide(Facts(signals, {"creator.age_band": age_band, "creator.id": "eval", "cameos.count": 0,
-                                      "remix": False}))
+    d = engine.decide(
+        Facts(
+            signals, {"creator.age_band": age_band, "creator.id": "eval", "cameos.count": 0, "remix": False}
+        )
+    )
     return Verdict(
         d.outcome.value,
         d.audience.value if d.audience else None,
@@ -87,11 +90,17 @@ def summarise(rows: Sequence[dict[str, Any]], verdicts: Sequence[Verdict]) -> di
             "seed_groups": len(set(groups)),
             "held": rate([v.outcome == "held" for _, v in benign], groups),
             "held_urgent": rate([v.outcome == "held" and v.priority == "urgent" for _, v in benign], groups),
-            "restricted": rate([v.outcome == "published" and v.audience != "everyone" for _, v in benign], groups),
-            "restricted_18": rate([v.outcome == "published" and v.audience == "18+" for _, v in benign], groups),
+            "restricted": rate(
+                [v.outcome == "published" and v.audience != "everyone" for _, v in benign], groups
+            ),
+            "restricted_18": rate(
+                [v.outcome == "published" and v.audience == "18+" for _, v in benign], groups
+            ),
             "rejected": rate([v.outcome == "rejected" for _, v in benign], groups),
             "false_alarm_rules": dict(
-                Counter(rule for _, v in benign for rule in v.rules if not rule.startswith("label.")).most_common(12)
+                Counter(
+                    rule for _, v in benign for rule in v.rules if not rule.startswith("label.")
+                ).most_common(12)
             ),
         },
         "harm": {},
@@ -107,7 +116,14 @@ def summarise(rows: Sequence[dict[str, Any]], verdicts: Sequence[Verdict]) -> di
     return out
 
 
-def examples(rows: Sequence[dict[str, Any]], verdicts: Sequence[Verdict], want: Callable[[dict[str, Any], Verdict], bool],
-             limit: int = 15) -> list[str]:
-    return [f"{r['text']}  ->  {v.outcome} {v.audience or v.priority} ({', '.join(v.rules)})"
-            for r, v in zip(rows, verdicts, strict=True) if want(r, v)][:limit]
+def examples(
+    rows: Sequence[dict[str, Any]],
+    verdicts: Sequence[Verdict],
+    want: Callable[[dict[str, Any], Verdict], bool],
+    limit: int = 15,
+) -> list[str]:
+    return [
+        f"{r['text']}  ->  {v.outcome} {v.audience or v.priority} ({', '.join(v.rules)})"
+        for r, v in zip(rows, verdicts, strict=True)
+        if want(r, v)
+    ][:limit]

@@ -12,7 +12,7 @@ _LEET = str.maketrans(
 _SPACED = re.compile(r"\b(?:\w[\s.\-_*]){2,}\w\b")
 _SEPARATORS = re.compile(r"[\s.\-_*]")
 _WS = re.compile(r"\s+")
-# Ages written as "14yo", "9yrs", "13y": digits, not leetspeak (else "14yo" became "iayo" and age screens missed it).
+# Ages written as "14yo", "9yrs", "13y" are digits, not leetspeak ("14yo" became "iayo": age screens missed).
 _AGE = re.compile(r"\d{1,2}(?:yo|yr|yrs|y)")
 
 

@@ -48,10 +48,28 @@ STYLES: dict[str, dict[str, list[str]]] = {
         "suffix": [" #reels", " 😅", " | part 1", " #trending", " ✨✨", " ..."],
     },
     "eval": {
-        "prefix": ["POV: ", "generate a vertical video: ", "not me ", "storytime: ", "caption: ",
-                   "cinematic 9:16 - ", "ok but ", "this is real: "],
-        "suffix": [" #fyp #explore", " 😭😭", " 🔥", " (wait for it)", " #xyzbca", " - sound on 🔊",
-                   " lol", " 💯", " #shorts", " no cap"],
+        "prefix": [
+            "POV: ",
+            "generate a vertical video: ",
+            "not me ",
+            "storytime: ",
+            "caption: ",
+            "cinematic 9:16 - ",
+            "ok but ",
+            "this is real: ",
+        ],
+        "suffix": [
+            " #fyp #explore",
+            " 😭😭",
+            " 🔥",
+            " (wait for it)",
+            " #xyzbca",
+            " - sound on 🔊",
+            " lol",
+            " 💯",
+            " #shorts",
+            " no cap",
+        ],
     },
 }
 
@@ -130,8 +148,16 @@ def build() -> list[dict[str, Any]]:
             group = f"{path.stem}/{seed['topic']}/{i}"
             for text, style in variants(seed, split):
                 rows.append(
-                    {"text": text, "label": label, "labels": CLASSIFIER_LABELS[label], "split": split,
-                     "lang": seed["lang"], "topic": seed["topic"], "group": group, "style": style}
+                    {
+                        "text": text,
+                        "label": label,
+                        "labels": CLASSIFIER_LABELS[label],
+                        "split": split,
+                        "lang": seed["lang"],
+                        "topic": seed["topic"],
+                        "group": group,
+                        "style": style,
+                    }
                 )
     return rows
 

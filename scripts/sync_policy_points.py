@@ -32,7 +32,9 @@ def sync(text: str, points: dict[str, dict[str, dict[str, float]]]) -> str:
 def main() -> None:
     policy = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "policies" / "files" / "default.yaml"
     head = json.loads((ROOT / "classifiers" / "models" / "prompt_head.json").read_text(encoding="utf-8"))
-    policy.write_text(sync(policy.read_text(encoding="utf-8"), head["operating_points"]["points"]), encoding="utf-8")
+    policy.write_text(
+        sync(policy.read_text(encoding="utf-8"), head["operating_points"]["points"]), encoding="utf-8"
+    )
 
 
 if __name__ == "__main__":

@@ -262,7 +262,7 @@ def main() -> None:
             "normalizer": "text_tricks.normalize_prompt",
         },
         "dataset": {
-            "path": "classifiers/data/prompts.jsonl + benchmarks/feed_prompts/feed_prompts.jsonl (train/val seeds)",
+            "path": "classifiers/data/prompts.jsonl + benchmarks/feed_prompts/feed_prompts.jsonl (train/val)",
             "sha256": hashlib.sha256(DATA.read_bytes()).hexdigest(),
             "feed_sha256": hashlib.sha256(FEED.read_bytes()).hexdigest(),
             "rows": len(rows),

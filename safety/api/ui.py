@@ -60,7 +60,8 @@ def _principal(request: Request, session: SessionDep) -> Principal:
 
 def _wellness(session: SessionDep, state: StateDep, who: Principal) -> dict[str, Any]:
     """Today's graphic/sexual exposure of the signed-in moderator and the configured daily cap."""
-    return {"exposure": exposure(session, who.user_id), "exposure_cap": state.settings.moderator_daily_exposure_cap}
+    cap = state.settings.moderator_daily_exposure_cap
+    return {"exposure": exposure(session, who.user_id), "exposure_cap": cap}
 
 
 def _page(request: Request, name: str, who: Principal | None, **ctx: Any) -> HTMLResponse:

@@ -20,12 +20,15 @@ from safety.store import Database
 
 def add_parser(sub: Any, common: Any) -> None:
     cal = sub.add_parser(
-        "calibrate", help="re-fit hold thresholds and calibration from moderator labels; write a candidate policy"
+        "calibrate",
+        help="re-fit hold thresholds and calibration from moderator labels; write a candidate policy",
     )
     common(cal)
     cal.add_argument("--policy", type=Path, help="the policy to start from (default: the configured one)")
     cal.add_argument("--out", type=Path, required=True, help="where to write the candidate policy")
-    cal.add_argument("--since", help="only labels from this ISO date/datetime on (UTC); also the replay window")
+    cal.add_argument(
+        "--since", help="only labels from this ISO date/datetime on (UTC); also the replay window"
+    )
     cal.add_argument("--min-samples", type=int, default=MIN_SAMPLES)
     cal.add_argument("--target-precision", type=float, default=TARGET_PRECISION)
     cal.add_argument("--json", action="store_true")
@@ -69,17 +72,24 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out))
         return 0
-    print(f"{report.labels} labels ({report.usable} with a verdict); min {report.min_samples} per rule, "
-          f"target precision {report.target_precision:.2f}")
+    print(
+        f"{report.labels} labels ({report.usable} with a verdict); min {report.min_samples} per rule, "
+        f"target precision {report.target_precision:.2f}"
+    )
     for f in report.fits:
         lo, hi = f.interval
-        line = (f"  {f.rule_id} [{f.signal} >= {f.threshold:g}]: n={f.n} harmful={f.harmful} "
-                f"restricted={f.restricted} benign={f.benign} precision {f.precision:.2f} ({lo:.2f}-{hi:.2f})")
+        line = (
+            f"  {f.rule_id} [{f.signal} >= {f.threshold:g}]: n={f.n} harmful={f.harmful} "
+            f"restricted={f.restricted} benign={f.benign} precision {f.precision:.2f} ({lo:.2f}-{hi:.2f})"
+        )
         if f.proposed is not None:
             line += f" -> {f.proposed:g} (precision {f.proposed_precision:.2f}, holds {f.held_after})"
         print(line + f"  {f.note}")
-    print(f"candidate {report.candidate_version} written to {args.out} ({len(report.changes)} threshold changes); "
-          f"calibration to {args.out.with_suffix('.calibration.json')}")
+    print(
+        f"candidate {report.candidate_version} written to {args.out} "
+        f"({len(report.changes)} threshold changes); "
+        f"calibration to {args.out.with_suffix('.calibration.json')}"
+    )
     print(f"replay on recorded traffic: {effect['changed']} of {effect['considered']} decisions would change")
     for key, n in sorted(effect["transitions"].items(), key=lambda kv: -kv[1]):
         print(f"  {n:6d}  {key}")

@@ -111,8 +111,15 @@ def fit_rules(
                 continue
             k = sum(v == "harmful" for _, v in pairs)
             fit = RuleFit(
-                rule.id, leaf.signal, t, len(pairs), k, sum(v == "restrict" for _, v in pairs),
-                sum(v == "benign" for _, v in pairs), k / len(pairs), wilson(k, len(pairs)),
+                rule.id,
+                leaf.signal,
+                t,
+                len(pairs),
+                k,
+                sum(v == "restrict" for _, v in pairs),
+                sum(v == "benign" for _, v in pairs),
+                k / len(pairs),
+                wilson(k, len(pairs)),
             )
             report.fits.append(fit)
             if len(pairs) < min_samples:
@@ -149,7 +156,9 @@ def fit_calibration(labels: Iterable[dict[str, Any]], min_samples: int) -> dict[
         ys = [y for _, y in pairs]
         if len(pairs) < min_samples or not 0 < sum(ys) < len(ys):
             continue
-        cal = fit_platt([s for s, _ in pairs], ys, fitted_on=f"{len(pairs)} moderator labels (held items only)")
+        cal = fit_platt(
+            [s for s, _ in pairs], ys, fitted_on=f"{len(pairs)} moderator labels (held items only)"
+        )
         out[name] = {**cal.to_dict(), "n": len(pairs), "harmful_rate": sum(ys) / len(ys)}
     return out
 
@@ -163,7 +172,7 @@ def candidate_text(text: str, fits: Iterable[RuleFit]) -> str:
         if block is None:
             raise ValueError(f"rule {fit.rule_id} not found in the policy text")
         leaf = re.compile(rf"(signal: {re.escape(fit.signal)}, gte: )([0-9.]+)")
-        new_block, n = leaf.subn(lambda m: f"{m.group(1)}{fit.proposed:g}", block.group(0))
+        new_block, n = leaf.subn(rf"\g<1>{fit.proposed:g}", block.group(0))
         if n == 0:
             raise ValueError(f"rule {fit.rule_id}: no '{{signal: {fit.signal}, gte: ...}}' leaf to edit")
         note = (

@@ -92,7 +92,9 @@ def _count(session: Session, moderator_id: str, kinds: set[str]) -> None:
     session.flush()
 
 
-def on_decision(session: Session, item: ReviewItem, action: ReviewAction, decision: DecisionRow | None) -> None:
+def on_decision(
+    session: Session, item: ReviewItem, action: ReviewAction, decision: DecisionRow | None
+) -> None:
     """Store the label (held items only) and count the moderator's exposure (any item kind)."""
     kinds = item_kinds(item, decision)
     if kinds:
@@ -127,7 +129,12 @@ def labels_since(session: Session, since: datetime | None = None) -> list[dict[s
     latest: dict[str, dict[str, Any]] = {}
     for row in session.scalars(q):
         latest[row.item_id] = {
-            "item_id": row.item_id, "video_id": row.video_id, "verdict": row.verdict, "rules": list(row.rules),
-            "signals": dict(row.signals), "policy_version": row.policy_version, "moderator_id": row.moderator_id,
+            "item_id": row.item_id,
+            "video_id": row.video_id,
+            "verdict": row.verdict,
+            "rules": list(row.rules),
+            "signals": dict(row.signals),
+            "policy_version": row.policy_version,
+            "moderator_id": row.moderator_id,
         }
     return list(latest.values())

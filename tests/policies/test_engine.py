@@ -30,7 +30,8 @@ def test_violence_is_rated_13_plus_with_the_rule_and_value_recorded(engine: Poli
     d = engine.decide(Facts({"prompt.violence": 0.6, "text.violence": 0.4}, {"creator.age_band": "adult"}))
     assert (d.outcome, d.audience) == (Outcome.PUBLISH, Audience.TEEN)
     assert [h.rule_id for h in d.trace] == ["rate.violence"]
-    assert [(m.name, m.actual) for m in d.trace[0].matched] == [("prompt.violence", 0.6), ("text.violence", 0.4)]
+    matched = [(m.name, m.actual) for m in d.trace[0].matched]
+    assert matched == [("prompt.violence", 0.6), ("text.violence", 0.4)]
     assert "mature.violence" in d.labels
 
 
@@ -71,7 +72,8 @@ def test_reject_beats_hold(engine: PolicyEngine) -> None:
     d = engine.decide(Facts({**facts.signals, "prompt.dangerous": 0.9}, facts.context))
     assert d.outcome is Outcome.REJECT
     assert d.reasons == ["dangerous_acts"]
-    assert {h.rule_id for h in d.trace} == {"rate.self_harm", "hold.self_harm", "reject.dangerous_instructions"}
+    rules = {h.rule_id for h in d.trace}
+    assert rules == {"rate.self_harm", "hold.self_harm", "reject.dangerous_instructions"}
 
 
 def test_shadow_rule_is_recorded_but_does_not_act(engine: PolicyEngine) -> None:

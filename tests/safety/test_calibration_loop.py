@@ -16,8 +16,9 @@ from fgtest import ROOT, event
 from sqlalchemy import select
 
 from classifiers import Signal
-from policies import Facts, PolicyEngine, load_policy
+from policies import Audience, Facts, PolicyEngine, load_policy
 from safety.accounts import Principal
+from safety.events import VideoGenerated
 from safety.outcomes import to_row
 from safety.pipeline import PipelineResult
 from safety.review import learning
@@ -26,8 +27,6 @@ from safety.review.calibrate import fit_rules, write_candidate
 from safety.review.models import ModeratorLabel
 from safety.review.queue import LeaseError, claim
 from safety.store import Database, Repository, ReviewItem
-from safety.events import VideoGenerated
-from policies import Audience
 
 DEFAULT = ROOT / "policies" / "files" / "default.yaml"
 TTL = timedelta(minutes=5)
@@ -61,14 +60,18 @@ def act(db: Database, item_id: str, who: Principal, inp: ActionInput) -> None:
     with db.session() as s:
         claim(s, item_id, who.user_id, TTL)
     with db.session() as s:
-        decide(s, item_id, who, inp, lambda video, action, decision: f"file:///published/{video.video_id}.mp4")
+        decide(
+            s, item_id, who, inp, lambda video, action, decision: f"file:///published/{video.video_id}.mp4"
+        )
 
 
 def self_harm_signals(score: float) -> dict[str, float]:
     return {"text.self_harm": score, "prompt.self_harm": 0.9, "prompt.support": 0.0}
 
 
-def test_moderator_decisions_become_labels_a_candidate_policy_and_a_replay(pg_url: str, tmp_path: Path) -> None:
+def test_moderator_decisions_become_labels_a_candidate_policy_and_a_replay(
+    pg_url: str, tmp_path: Path
+) -> None:
     db = Database(pg_url)
     db.upgrade()
     mod = moderator("mod-a")
@@ -87,16 +90,34 @@ def test_moderator_decisions_become_labels_a_candidate_policy_and_a_replay(pg_ur
         assert len(labels) == 60
         one = next(lab for lab in labels if lab.video_id == "cal-0")
         assert one.verdict == "benign" and one.rules == ["rate.self_harm", "hold.self_harm"]
-        assert one.signals["text.self_harm"] == pytest.approx(0.70) and one.hold_reasons == ["self_harm.review"]
+        assert one.signals["text.self_harm"] == pytest.approx(0.70) and one.hold_reasons == [
+            "self_harm.review"
+        ]
         assert {lab.verdict for lab in labels} == {"benign", "harmful", "escalated"}
         # self-harm items count towards the moderator's graphic exposure, one per decision
         assert learning.exposure(s, "mod-a") == {"graphic": 60, "sexual": 0}
 
     out = tmp_path / "candidate.yaml"
     cp = subprocess.run(
-        [sys.executable, "-m", "safety", "calibrate", "--database-url", pg_url, "--out", str(out),
-         "--min-samples", "30", "--target-precision", "0.9", "--json"],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "safety",
+            "calibrate",
+            "--database-url",
+            pg_url,
+            "--out",
+            str(out),
+            "--min-samples",
+            "30",
+            "--target-precision",
+            "0.9",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert cp.returncode == 0, cp.stderr
     report = json.loads(cp.stdout)
@@ -119,7 +140,8 @@ def test_moderator_decisions_become_labels_a_candidate_policy_and_a_replay(pg_ur
 def test_too_few_labels_change_nothing() -> None:
     policy = load_policy()
     labels = [
-        {"verdict": "benign", "rules": ["hold.self_harm"], "signals": self_harm_signals(0.75)} for _ in range(10)
+        {"verdict": "benign", "rules": ["hold.self_harm"], "signals": self_harm_signals(0.75)}
+        for _ in range(10)
     ]
     report = fit_rules(labels, policy, min_samples=30)
     fit = next(f for f in report.fits if f.rule_id == "hold.self_harm" and f.signal == "text.self_harm")
@@ -160,10 +182,14 @@ def test_only_holds_become_labels_and_days_are_counted_separately(pg_url: str) -
     db.upgrade()
     with db.session() as s:
         assert learning.exposure(s, "nobody") == {"graphic": 0, "sexual": 0}
-        assert learning.exposure(s, "nobody", day=(datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")) == {
-            "graphic": 0, "sexual": 0}
+        assert learning.exposure(
+            s, "nobody", day=(datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
+        ) == {"graphic": 0, "sexual": 0}
     assert learning.verdict_of("approve", "13+") == "restrict"
     assert learning.verdict_of("approve", "everyone") == "benign"
-    assert learning.sensitive_kinds(["minor_safety.possible_sexualization", "mature.graphic"]) == {"sexual", "graphic"}
+    assert learning.sensitive_kinds(["minor_safety.possible_sexualization", "mature.graphic"]) == {
+        "sexual",
+        "graphic",
+    }
     assert learning.sensitive_kinds(["hate.review", "dangerous_acts.review"]) == set()
     db.dispose()

@@ -123,7 +123,8 @@ def test_replay_reports_what_a_policy_would_change(
         timeout=60,
     )
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["transitions"] == {"published 13+ -> held": 1, "published everyone -> held": 1}
+    transitions = json.loads(out.stdout)["transitions"]
+    assert transitions == {"published 13+ -> held": 1, "published everyone -> held": 1}
     text = subprocess.run(
         [
             sys.executable,

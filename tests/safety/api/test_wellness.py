@@ -39,7 +39,9 @@ def test_daily_cap_leaves_further_graphic_items_to_others_and_the_page_shows_the
     rosa = api.client(key)
     other = api.client(api.user("moderator"))
     assert rosa.post(f"/v1/review/items/{first}/claim").status_code == 200
-    r = rosa.post(f"/v1/review/items/{first}/decision", json={"action": "reject", "reasons": ["policy.self_harm"]})
+    r = rosa.post(
+        f"/v1/review/items/{first}/decision", json={"action": "reject", "reasons": ["policy.self_harm"]}
+    )
     assert r.status_code == 200, r.text
     capped = rosa.post(f"/v1/review/items/{second}/claim")
     assert capped.status_code == 409 and capped.json()["type"].endswith("/exposure-cap")
