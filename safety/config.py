@@ -62,11 +62,26 @@ class Settings(BaseSettings):
     api_max_upload_bytes: int = 64 * 1024 * 1024  # enrolment videos
     api_cors_origins: list[str] = Field(default_factory=list)  # CORS off unless origins are listed
     session_ttl_s: int = 12 * 3600
+    # Password logins: per user name, ``login_max_failures`` failures in a row lock it for
+    # ``login_lockout_base_s``, doubling per further lock up to ``login_lockout_max_s``; per client
+    # address, at most ``login_failures_per_minute`` failed logins.
+    login_max_failures: int = 5
+    login_lockout_base_s: int = 30
+    login_lockout_max_s: int = 3600
+    login_failures_per_minute: int = 10
+    api_docs: bool = True  # /docs: Swagger UI from the installed package (set false to turn it off)
     lease_ttl_s: int = 300
     # Moderator wellness: graphic (or sexual) items one moderator may decide per UTC day; further ones
     # are left for others (0 = no cap). Counted per decision; see safety/review/learning.py.
     moderator_daily_exposure_cap: int = 0
     api_relay_outbox: bool = True
+    api_publish_jobs: bool = True  # the API process publishes moderator approvals in the background
+    publish_job_claim_s: float = Field(default=90.0, ge=1)  # a dead runner's job is taken over after
+
+    # Media snapshots (see README "Media snapshots"): kept while a decision on them can change.
+    appeal_window_days: float = Field(default=30.0, gt=0)
+    snapshot_retention_days: float = Field(default=7.0, ge=0)
+    snapshot_gc_interval_s: float = Field(default=3600.0, gt=0)  # the API process runs the janitor
 
     # Provenance: FEEDGUARD_PROVENANCE__SIGNING_KEY, ..._SIGNING_CHAIN, ..._TSA_URL, ..._WATERMARK_KEY
     provenance: ProvenanceConfig = Field(default_factory=ProvenanceConfig)
@@ -83,6 +98,11 @@ class Settings(BaseSettings):
     @property
     def assets_dir(self) -> Path:
         return self.data_dir / "assets"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        """Content-addressed media snapshots live in the asset store (safety.media.snapshot)."""
+        return self.assets_dir / "snapshots"
 
     @property
     def media_limits(self) -> MediaLimits:

@@ -6,12 +6,15 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy.exc import SQLAlchemyError
 
 from safety.api import problems
-from safety.api.limits import BodySizeLimit, RateLimit, TokenBuckets
+from safety.api.headers import SecurityHeaders, install_docs
+from safety.api.limits import BodySizeLimit, KeyVerifier, RateLimit, TokenBuckets
 from safety.api.metrics import ApiMetrics
 from safety.api.routers import (
     appeals,
@@ -36,11 +39,24 @@ log = logging.getLogger("feedguard.api")
 _UNLIMITED = ("/healthz", "/readyz", "/metrics")
 
 
+def _proven_key(database: Database, token: str) -> str | None:
+    """The key id ``token`` proves (rate-limit identity); nothing is written."""
+    from safety.accounts import authenticate
+
+    try:
+        with database.sessions() as session:
+            who = authenticate(session, token)
+            session.rollback()
+            return who.key_id if who else None
+    except SQLAlchemyError:  # the route answers 503; meanwhile the address's budget applies
+        return None
+
+
 def create_app(
     settings: Settings, *, publisher: Publisher | None = None, db: Database | None = None
 ) -> FastAPI:
     """Build the app. The database is migrated on start; the outbox relay runs in the background."""
-    from safety.runtime import build_publisher
+    from safety.runtime import build_publisher, publish_job_runner, snapshot_janitor
 
     database = db or Database(settings.resolved_database_url)
     state = AppState(
@@ -55,9 +71,15 @@ def create_app(
 
             state.relay = OutboxRelay(database, settings.kafka_bootstrap)
             state.relay.start()
+        if settings.api_publish_jobs:
+            state.jobs = publish_job_runner(settings, database, state.publisher, state.kick_relay).start()
+        janitor = snapshot_janitor(settings, database).start()
         try:
             yield
         finally:
+            janitor.stop()
+            if state.jobs is not None:
+                state.jobs.stop()
             if state.relay is not None:
                 state.relay.stop()
 
@@ -68,6 +90,9 @@ def create_app(
         description="Review queue, reports, appeals, accounts and audit. Errors are RFC 9457 "
         "`application/problem+json`. Authenticate with `Authorization: Bearer <API key>`.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs, from the installed package, not a CDN
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.fg = state
     state.extras["metrics"] = metrics = ApiMetrics(state)
@@ -91,6 +116,8 @@ def create_app(
     from safety.api.ui import install_ui
 
     install_ui(app)
+    if settings.api_docs:
+        install_docs(app)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -105,6 +132,7 @@ def create_app(
         RateLimit,
         buckets=TokenBuckets(settings.api_rate_per_minute),
         exempt=lambda path: path.startswith(_UNLIMITED),
+        verify=KeyVerifier(partial(_proven_key, database)),
     )
     # Enrolment videos and rights references are uploads: their routes get a larger cap (and
     # validate the media themselves).
@@ -120,4 +148,5 @@ def create_app(
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(SecurityHeaders)  # outermost: 413/429 answers get the headers too
     return app

@@ -33,7 +33,12 @@ def test_daily_cap_leaves_further_graphic_items_to_others_and_the_page_shows_the
     with api.db.session() as s:
         key = issue_key(s, create_user(s, "rosa", "moderator", password="a long moderator password"))
     page = httpx.Client(base_url=api.url, timeout=60, follow_redirects=True)
-    page.post("/ui/login", data={"username": "rosa", "password": "a long moderator password"})
+    login = page.post(
+        "/ui/login",
+        data={"username": "rosa", "password": "a long moderator password"},
+        headers={"Origin": api.url},
+    )
+    assert login.status_code == 200, login.text
     assert "today: <b>0</b> graphic" in page.get("/ui/").text
 
     rosa = api.client(key)
