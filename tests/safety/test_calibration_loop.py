@@ -152,7 +152,8 @@ def test_too_few_labels_change_nothing() -> None:
 
 def test_a_rule_no_threshold_can_save_is_reported_not_edited() -> None:
     labels = [
-        {"verdict": "benign", "rules": ["hold.hate"], "signals": hate_signals(0.6 + i / 200)} for i in range(40)
+        {"verdict": "benign", "rules": ["hold.hate"], "signals": hate_signals(0.6 + i / 200)}
+        for i in range(40)
     ]
     report = fit_rules(labels, load_policy(), min_samples=30)
     fit = next(f for f in report.fits if f.rule_id == "hold.hate" and f.signal == "text.hate_harassment")
