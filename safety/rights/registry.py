@@ -32,6 +32,7 @@ from policies.rights import (
 )
 from safety.assets import AssetStore
 from safety.events import Obligation, VideoRelabelled, VideoTakedown
+from safety.media.budget import DEFAULT_IMAGE_LIMITS, ImageLimits
 from safety.outbox import enqueue
 from safety.rights.gate import GateResult
 from safety.rights.media import clean_audio, clean_clip, clean_image, png_bytes
@@ -94,13 +95,14 @@ def add_reference(
     label: str,
     actor: str,
     user_id: str,
+    image_limits: ImageLimits = DEFAULT_IMAGE_LIMITS,
 ) -> RightsReference:
     """Validate ``upload``, store its metadata-free form in the asset store, index it (bump)."""
     ref_id = f"ref_{uuid.uuid4().hex[:16]}"
     base = f"rights/{char.organisation_id}/{char.id}/{ref_id}"
     ref = RightsReference(id=ref_id, character_id=char.id, kind=kind, label=label, created_by=user_id)
     if kind == "image":
-        img = clean_image(upload.read_bytes())
+        img = clean_image(upload.read_bytes(), image_limits)
         png = workdir / "ref.png"
         png.write_bytes(img.png)
         ref.asset_key = f"{base}.png"
