@@ -1,6 +1,6 @@
 """Every table of the service in one metadata: what Alembic compares the migrations with.
 
-The models live next to the code that owns them (likeness, rights, provenance, store); this module
+The models live next to the code that owns them (likeness, rights, provenance, review, store); this module
 imports them all, so ``metadata`` is whole however little the caller imported before.
 ``tests/safety/test_migrations.py`` fails when a module with tables is missing here.
 """
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import safety.likeness.models
 import safety.provenance.models
+import safety.review.models
 import safety.rights.models
 import safety.store.accounts
 import safety.store.models
@@ -22,5 +23,6 @@ MODEL_MODULES = (
     safety.likeness.models,
     safety.rights.models,
     safety.provenance.models,
+    safety.review.models,
 )
 metadata = Base.metadata
