@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     session_ttl_s: int = 12 * 3600
     lease_ttl_s: int = 300
     api_relay_outbox: bool = True
+    # Every worker and API process runs the registry reconciler (safety.registry.reconcile) at
+    # this interval; 0 turns it off in this process (README "Consistency").
+    reconcile_interval_s: float = 0.25
 
     # Provenance: FEEDGUARD_PROVENANCE__SIGNING_KEY, ..._SIGNING_CHAIN, ..._TSA_URL, ..._WATERMARK_KEY
     provenance: ProvenanceConfig = Field(default_factory=ProvenanceConfig)

@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 
 from safety.events import VideoGenerated
 from safety.outcomes import to_row
-from safety.pipeline import Pipeline
+from safety.pipeline import Pipeline, PipelineResult
 from safety.store import DecisionRow, Repository
 
-Recorder = Callable[[Session, DecisionRow], None]
-"""Stores detector artifacts (e.g. likeness matches) in the decision's own transaction."""
+Recorder = Callable[[Session, DecisionRow, PipelineResult], None]
+"""Stores the result's artifacts (e.g. likeness matches) in the decision's own transaction."""
 
 
 def default_worker_id() -> str:
@@ -51,7 +51,7 @@ class Moderator:
 
         def record_extras(session: Session, row: DecisionRow) -> None:
             for recorder in self.recorders:
-                recorder(session, row)
+                recorder(session, row, result)
 
         stored = self.repo.record_decision(event, to_row(event, result, self.worker_id), record_extras)
         return Handled(stored.row, fresh=stored.created)

@@ -40,7 +40,7 @@ def create_app(
     settings: Settings, *, publisher: Publisher | None = None, db: Database | None = None
 ) -> FastAPI:
     """Build the app. The database is migrated on start; the outbox relay runs in the background."""
-    from safety.runtime import build_publisher
+    from safety.runtime import build_publisher, build_reconciler
 
     database = db or Database(settings.resolved_database_url)
     state = AppState(
@@ -55,9 +55,16 @@ def create_app(
 
             state.relay = OutboxRelay(database, settings.kafka_bootstrap)
             state.relay.start()
+        reconciler = None
+        if settings.reconcile_interval_s > 0:  # its takedowns go out at once through this relay
+            reconciler = build_reconciler(
+                database, interval_s=settings.reconcile_interval_s, on_acted=lambda _: state.kick_relay()
+            ).start()
         try:
             yield
         finally:
+            if reconciler is not None:
+                reconciler.close()
             if state.relay is not None:
                 state.relay.stop()
 

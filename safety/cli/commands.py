@@ -19,7 +19,7 @@ from safety.events import Creator, VideoGenerated, export_schemas
 from safety.logs import configure_logging
 from safety.outcomes import summary, to_row
 from safety.publishing import PublishedAsset, PublishRequest
-from safety.runtime import build_pipeline, build_runtime, open_database
+from safety.runtime import build_pipeline, build_reconciler, build_runtime, open_database
 from safety.store import Database
 
 log = logging.getLogger("feedguard")
@@ -53,7 +53,10 @@ def worker(args: argparse.Namespace) -> int:
         runtime = build_runtime(settings)
     except (PolicyError, ValueError, LookupError) as exc:
         return _fail(str(exc))
+    reconciler = None
     try:
+        if settings.reconcile_interval_s > 0:
+            reconciler = build_reconciler(runtime.db, interval_s=settings.reconcile_interval_s).start()
         ensure_topics(settings.kafka_bootstrap, settings.topic_partitions)
         w = Worker(
             WorkerConfig(
@@ -79,6 +82,8 @@ def worker(args: argparse.Namespace) -> int:
         stats = w.run()
         log.info("worker stopped: %s", stats)
     finally:
+        if reconciler is not None:
+            reconciler.close()
         runtime.close()
     return 0
 

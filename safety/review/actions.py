@@ -14,6 +14,7 @@ from policies import Audience
 from safety.accounts import Principal
 from safety.events import Obligation, VideoPublished, VideoRejected, VideoTakedown
 from safety.outbox import enqueue
+from safety.registry.reconcile import enqueue_if_stale
 from safety.review.queue import LeaseError, holds_lease
 from safety.store import Appeal, DecisionRow, ReviewAction, ReviewItem, Video
 from safety.store.audit import audit
@@ -102,6 +103,8 @@ def decide(
             action.id,
         )
         video.state = "published"
+        if decision is not None:  # decided on registries that may have changed since: re-check
+            enqueue_if_stale(session, decision)
     elif inp.action in ("reject", "uphold"):
         if inp.action == "reject" and not inp.reasons:
             raise ActionError("reasons-required", "a rejection needs at least one reason code")

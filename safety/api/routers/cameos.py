@@ -28,8 +28,9 @@ from safety.likeness import registry
 from safety.likeness.consent import ConsentError, check_terms
 from safety.likeness.enrol import Enrolment, EnrolmentError, enrol_from_video
 from safety.likeness.models import Cameo, CameoEmbedding, ProtectedLikeness
-from safety.likeness.records import recheck_protected, takedowns_for_revocation
+from safety.likeness.reconcile import LikenessChecker
 from safety.media import MediaRejected, MediaUnavailable, resolve_uri
+from safety.registry.reconcile import sweep_own
 from safety.store import Video
 
 router = APIRouter(prefix="/v1/cameos", tags=["cameos"], responses=PROBLEM_RESPONSES)
@@ -286,7 +287,7 @@ def add_protected(
     with _media(state, file, uri) as path:
         enrolment = _enrol(state, path, liveness=False)  # public footage: no head-turn needed
     person = registry.add_protected(session, name=name, enrolment=enrolment, actor=_actor(admin))
-    taken = recheck_protected(session, person.id, actor=_actor(admin))
+    taken = sweep_own(session, LikenessChecker(), _actor(admin))  # stored face tracks, no decoding
     out = ProtectedChange(protected=_protected_out(person), takedowns=taken)
     session.commit()
     state.kick_relay()
@@ -313,8 +314,9 @@ def get_cameo(owner_id: str, who: Caller, session: SessionDep) -> CameoOut:
 
 
 def _finish(session: SessionDep, state: StateDep, who: Principal, cameo: Cameo) -> CameoChange:
-    """Take down what the change no longer covers, then commit everything at once."""
-    taken = takedowns_for_revocation(session, cameo.id, actor=_actor(who))
+    """Take down what the change no longer covers (its reconciler sweep), then commit it all at once.
+    Videos a worker decides on its not-yet-refreshed index are re-checked by the reconciler."""
+    taken = sweep_own(session, LikenessChecker(), _actor(who))
     out = CameoChange(cameo=_out(session, cameo), takedowns=taken)
     session.commit()
     if taken:
