@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     # Every worker and API process runs the registry reconciler (safety.registry.reconcile) at
     # this interval; 0 turns it off in this process (README "Consistency").
     reconcile_interval_s: float = 0.25
+    # How often each process's registry views (likeness index, rights terms) poll for a new version.
+    registry_poll_s: float = 1.0
 
     # Provenance: FEEDGUARD_PROVENANCE__SIGNING_KEY, ..._SIGNING_CHAIN, ..._TSA_URL, ..._WATERMARK_KEY
     provenance: ProvenanceConfig = Field(default_factory=ProvenanceConfig)

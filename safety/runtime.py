@@ -54,10 +54,10 @@ def build_pipeline(settings: Settings, db: Database, publisher: Publisher | None
     """The pipeline with its registry-backed detectors (likeness reads the cameo registry in ``db``)."""
     policy = load_policy(settings.policy_file)
     shadow = load_policy(settings.shadow_policy_file) if settings.shadow_policy_file else None
-    likeness = build_likeness_detector(settings, db)
+    likeness = build_likeness_detector(settings, db, poll_s=settings.registry_poll_s)
     built: list[Detector] = [likeness]
     try:
-        rights = build_rights_detector(db, settings.assets_dir)
+        rights = build_rights_detector(db, settings.assets_dir, poll_s=settings.registry_poll_s)
         built.append(rights)
         return Pipeline(
             settings,

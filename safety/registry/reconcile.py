@@ -4,8 +4,8 @@ forbid, including videos decided after it by a worker whose view had not caught 
 Two inputs, one check:
 
 * the change log (``registry_changes``): each change names its parties (``cameo:<id>``, ...). A
-  sweep re-checks the published videos of those parties whose decisions were not yet checked up to
-  the change's version, and marks the change swept. API routes sweep their own change in their own
+  sweep re-checks the published videos of those parties, except those decided (or re-checked) at
+  the change's version or later, and marks the change swept. API routes sweep their own change in their own
   transaction (so the response lists what came down); the reconciler thread sweeps any other.
 * the late queue (``registry_rechecks``): a published decision whose stored registry version is
   below the version at its commit (:func:`stamp_decision`) is queued; the thread re-checks it
@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -54,25 +54,20 @@ class Checker(Protocol):
 
 
 def not_checked(spec: RegistrySpec, below: int):  # type: ignore[no-untyped-def]
-    """SQL: the video has no decision already checked up to ``below`` (for ``affected`` queries)."""
+    """SQL for ``affected`` queries: the video has no decision that read version ``below`` or later,
+    or was re-checked against every change up to it (``*_checked`` only moves when a re-check
+    covered every change since the decision's own version, so skipping those is sound)."""
     checked = getattr(DecisionRow, spec.decision_checked)
     return ~select(DecisionRow.id).where(DecisionRow.video_id == Video.video_id, checked >= below).exists()
 
 
 def _check_video(
-    session: Session, checker: Checker, video_id: str, parties: Sequence[str], upto: int, actor: str
+    session: Session, checker: Checker, video_id: str, parties: Sequence[str], actor: str
 ) -> bool:
     video = session.get(Video, video_id, with_for_update=True, populate_existing=True)
-    acted = False
-    if video is not None and video.state == "published":
-        acted = checker.check(session, video, parties, actor)
-    checked = getattr(DecisionRow, checker.spec.decision_checked)
-    session.execute(
-        update(DecisionRow)
-        .where(DecisionRow.video_id == video_id, func.coalesce(checked, -1) < upto)
-        .values({checker.spec.decision_checked: upto})
-    )
-    return acted
+    if video is None or video.state != "published":
+        return False
+    return checker.check(session, video, parties, actor)
 
 
 def sweep(session: Session, change: RegistryChange, checker: Checker, actor: str) -> list[str]:
@@ -80,7 +75,7 @@ def sweep(session: Session, change: RegistryChange, checker: Checker, actor: str
     acted = [
         video_id
         for video_id in list(checker.affected(session, change.parties, change.version))
-        if _check_video(session, checker, video_id, change.parties, change.version, actor)
+        if _check_video(session, checker, video_id, change.parties, actor)
     ]
     change.swept_at, change.acted = utcnow(), acted
     session.flush()
@@ -151,7 +146,9 @@ def recheck(session: Session, item: RegistryRecheck, checker: Checker, actor: st
             }
         )
         if parties:
-            acted = _check_video(session, checker, row.video_id, parties, item.upto, actor)
+            acted = _check_video(session, checker, row.video_id, parties, actor)
+        # Every change in (since, upto] is covered now (those after upto are swept with it in view).
+        setattr(row, checker.spec.decision_checked, max(since or 0, item.upto))
     session.delete(item)
     session.flush()
     return acted

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from safety.likeness import registry
 from safety.likeness.detector import LikenessResult
+from safety.likeness.enrol import Enrolment
 from safety.likeness.models import Cameo
 from safety.likeness.reconcile import LikenessChecker
 from safety.likeness.records import record_matches
@@ -117,3 +118,21 @@ def test_a_decision_committing_during_a_change_is_seen_by_its_sweep_or_queued(
         change_row = s.scalar(select(RegistryChange).where(RegistryChange.kind == "cameo.revoked"))
         assert change_row is not None and change_row.parties == [f"cameo:{cameo_id}"]
         assert change_row.swept_at is not None and change_row.acted == ["probe"]
+
+
+def test_a_later_sweep_over_a_queued_decision_does_not_skip_what_it_missed(
+    db: Database,
+    enrol: Callable[..., str],
+    enrolments: dict[str, Enrolment],
+    publish: Callable[[str, str, str], LikenessResult],
+) -> None:
+    """A newly protected figure's sweep re-checks every published face, the queued late decision
+    too, but only for that figure: the revocation it missed must still be applied afterwards."""
+    cameo_id = enrol("astro", "alice", permission="approved", approved=["bob"])
+    stale = publish("probe", "astro", "bob")
+    _revoke(db, cameo_id, "bob")
+    _store(db, "late", "bob", stale)
+    with db.session() as s:
+        registry.add_protected(s, name="A. Cameraman", enrolment=enrolments["cam"], actor="admin")
+        assert sweep_own(s, LikenessChecker(), "admin") == []  # the cameraman is in no video
+    assert Reconciler(db, [LikenessChecker()]).run_once() == ["late"]
