@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     reconcile_interval_s: float = 0.25
     # How often each process's registry views (likeness index, rights terms) poll for a new version.
     registry_poll_s: float = 1.0
+    api_publish_jobs: bool = True  # the API process publishes moderator approvals in the background
+    publish_job_claim_s: float = Field(default=90.0, ge=1)  # a dead runner's job is taken over after
+
+    # Media snapshots (see README "Media snapshots"): kept while a decision on them can change.
+    appeal_window_days: float = Field(default=30.0, gt=0)
+    snapshot_retention_days: float = Field(default=7.0, ge=0)
+    snapshot_gc_interval_s: float = Field(default=3600.0, gt=0)  # the API process runs the janitor
 
     # Provenance: FEEDGUARD_PROVENANCE__SIGNING_KEY, ..._SIGNING_CHAIN, ..._TSA_URL, ..._WATERMARK_KEY
     provenance: ProvenanceConfig = Field(default_factory=ProvenanceConfig)
@@ -85,6 +92,11 @@ class Settings(BaseSettings):
     @property
     def assets_dir(self) -> Path:
         return self.data_dir / "assets"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        """Content-addressed media snapshots live in the asset store (safety.media.snapshot)."""
+        return self.assets_dir / "snapshots"
 
     @property
     def media_limits(self) -> MediaLimits:

@@ -14,7 +14,8 @@ Points in the code (the reliability tests, ``tests/reliability/``, kill at each)
 - ``worker.after_produce``: outcomes acknowledged by the broker, not yet marked emitted;
 - ``worker.before_commit``: outcomes marked emitted, offsets not yet committed;
 - ``provenance.sign``: inside the publish step, the signed file open, before the C2PA signature;
-- ``outbox.after_send``: outbox rows acknowledged by the broker, not yet marked sent.
+- ``outbox.after_send``: outbox rows acknowledged by the broker, not yet marked sent;
+- ``publish_job.before_done``: an approval's snapshot published, the job not yet recorded done.
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ from policies.rights import RightsVerdict
 from safety.config import Settings
 from safety.events import VideoGenerated
 from safety.media import MediaRejected, VideoInfo, probe, resolve_uri, sample_frames
+from safety.media.snapshot import Snapshot, SnapshotStore
 from safety.publishing import Publisher, PublishRequest
 from safety.timeouts import run_with_timeout
 
@@ -75,6 +76,7 @@ class PipelineResult:
     context: dict[str, Any] = field(default_factory=dict)
     shadow_decision: Decision | None = None
     obligations: list[dict[str, Any]] = field(default_factory=list)
+    snapshot: Snapshot | None = None  # the bytes every stage read (None: the URI was refused)
     # Typed artifacts of detectors and the rights step (matches, registry versions read): what
     # the decision's recorders store. Nothing is kept on the detector instances.
     artifacts: list[object] = field(default_factory=list)
@@ -128,8 +130,10 @@ class Pipeline:
         shadow_policy: LoadedPolicy | None = None,
         detectors: Sequence[Detector] = (),
         rights: RightsStep | None = None,
+        snapshots: SnapshotStore | None = None,
     ) -> None:
         self.settings = settings
+        self.snapshots = snapshots or SnapshotStore(settings.snapshots_dir)
         self.rights = rights
         self.engine = PolicyEngine(policy)
         # A whole policy version in shadow: decided on the same signals, recorded, never acted on.
@@ -168,19 +172,11 @@ class Pipeline:
         cards = [type(d).describe() | {"signals": list(d.produces())} for d in self.detectors]
         info: VideoInfo | None = None
         frames: FrameBatch | None = None
+        snap: Snapshot | None = None
         with tempfile.TemporaryDirectory(prefix="feedguard-") as tmp:
             try:
-                source = self._stage(
-                    run,
-                    "fetch",
-                    lambda: resolve_uri(
-                        event.uri,
-                        media_roots=self.settings.media_roots,
-                        http_allow_hosts=self.settings.http_allow_hosts,
-                        limits=self.settings.media_limits,
-                        workdir=Path(tmp),
-                    ),
-                )
+                snap = self._stage(run, "fetch", lambda: self._fetch(event.uri, Path(tmp)))
+                source = snap.path
                 info = self._stage(run, "probe", lambda: probe(source, self.settings.media_limits))
                 media = info
                 if self.needs_frames:
@@ -204,6 +200,7 @@ class Pipeline:
                         "video.id": event.video_id,
                         "cameos": list(event.cameos),
                         "source_path": str(source),
+                        "media.sha256": snap.sha256,
                     },
                 )
                 for detector in self.detectors:
@@ -230,13 +227,16 @@ class Pipeline:
                         decision_id=decision_id,
                         decision=decision,
                         grants=[{"type": "rights.obligation", **o} for o in obligations],
+                        media_sha256=snap.sha256,
                     )
                     asset_uri = self._stage(run, "publish", lambda: self.publisher.publish(request)).uri
             except StageFailed as failed:
                 sampled = len(frames.frames) if frames else 0
                 if isinstance(failed.cause, MediaRejected):
                     decision = self._media_rejection(failed.stage, failed.cause)
-                    return self._result(decision_id, decision, run, cards, info, frames_sampled=sampled)
+                    return self._result(
+                        decision_id, decision, run, cards, info, frames_sampled=sampled, snapshot=snap
+                    )
                 log.warning("stage %s failed for %s: %s", failed.stage, event.video_id, failed)
                 error = "".join(traceback.format_exception_only(failed.cause)).strip()[:2000]
                 return self._result(
@@ -248,6 +248,7 @@ class Pipeline:
                     failed_stage=failed.stage,
                     error=error,
                     frames_sampled=sampled,
+                    snapshot=snap,
                 )
         return self._result(
             decision_id,
@@ -260,7 +261,21 @@ class Pipeline:
             context=dict(facts.context),
             shadow_decision=shadow,
             obligations=obligations,
+            snapshot=snap,
         )
+
+    def _fetch(self, uri: str, workdir: Path) -> Snapshot:
+        """Read the creator's URI once into a content-addressed snapshot; every later stage (and any
+        moderator approval) reads the snapshot, so what was checked is what gets published."""
+        limits = self.settings.media_limits
+        fetched = resolve_uri(
+            uri,
+            media_roots=self.settings.media_roots,
+            http_allow_hosts=self.settings.http_allow_hosts,
+            limits=limits,
+            workdir=workdir,
+        )
+        return self.snapshots.ingest(fetched, max_bytes=limits.max_bytes)
 
     @staticmethod
     def _result(

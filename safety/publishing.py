@@ -26,6 +26,7 @@ class PublishRequest:
     decision_id: str
     decision: Decision
     reviewed_by: str | None = None
+    media_sha256: str | None = None  # the snapshot being published (named in the C2PA assertion)
     # Facts later stages add (cameo consent grants, rights rules, obligations) for the manifest.
     grants: list[dict[str, Any]] = field(default_factory=list)
 

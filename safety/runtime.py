@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
@@ -16,14 +17,17 @@ from safety.config import Settings
 from safety.likeness.detector import LikenessResult, build_likeness_detector
 from safety.likeness.reconcile import LikenessChecker
 from safety.likeness.records import record_matches
+from safety.media.snapshot import SnapshotStore
 from safety.pipeline import Pipeline, PipelineResult
 from safety.publishing import CopyPublisher, Publisher
 from safety.registry.reconcile import Reconciler, stamp_decision
+from safety.retention import SnapshotJanitor
+from safety.review.publish_jobs import PublishJobRunner, PublishJobs
 from safety.rights.gate import GateResult, RightsGate
 from safety.rights.reconcile import RightsChecker
 from safety.rights.registry import record_rights
 from safety.rights.view import build_rights_detector
-from safety.service import Moderator, Recorder
+from safety.service import Moderator, Recorder, default_worker_id
 from safety.store import Database, DecisionRow, Repository
 
 
@@ -99,6 +103,31 @@ def build_reconciler(
 ) -> Reconciler:
     """The registry reconciler (one thread per worker and API process; they share the work)."""
     return Reconciler(db, [LikenessChecker(), RightsChecker()], interval_s=interval_s, on_acted=on_acted)
+
+
+def publish_job_runner(
+    settings: Settings, db: Database, publisher: Publisher, after_done: Callable[[], None] | None = None
+) -> PublishJobRunner:
+    """Moderator approvals are published by this runner (the same publisher as the pipeline)."""
+    jobs = PublishJobs(
+        db,
+        publisher,
+        SnapshotStore(settings.snapshots_dir),
+        settings.media_limits,
+        owner=f"api:{default_worker_id()}",
+        claim_ttl=timedelta(seconds=settings.publish_job_claim_s),
+    )
+    return PublishJobRunner(jobs, after_done=after_done)
+
+
+def snapshot_janitor(settings: Settings, db: Database) -> SnapshotJanitor:
+    return SnapshotJanitor(
+        db,
+        SnapshotStore(settings.snapshots_dir),
+        retention=timedelta(days=settings.snapshot_retention_days),
+        appeal_window=timedelta(days=settings.appeal_window_days),
+        interval_s=settings.snapshot_gc_interval_s,
+    )
 
 
 def open_database(settings: Settings, migrate: bool = True) -> Database:

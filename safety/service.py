@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from safety.events import VideoGenerated
-from safety.outcomes import to_row
+from safety.outcomes import outbound, to_row
 from safety.pipeline import Pipeline, PipelineResult
-from safety.store import DecisionRow, Repository
+from safety.store import DecisionRow, OutboxMessage, Repository
 
 Recorder = Callable[[Session, DecisionRow, PipelineResult], None]
 """Stores the result's artifacts (e.g. likeness matches) in the decision's own transaction."""
@@ -26,6 +26,7 @@ def default_worker_id() -> str:
 class Handled:
     row: DecisionRow
     fresh: bool  # False: an earlier delivery decided it (redelivery or a racing worker)
+    message: OutboxMessage | None = None  # the outcome to announce, stored with the decision
 
 
 class Moderator:
@@ -46,12 +47,23 @@ class Moderator:
     def handle(self, event: VideoGenerated) -> Handled:
         existing = self.repo.get_decision(event.video_id, self.pipeline.policy_version)
         if existing is not None:
-            return Handled(existing, fresh=False)
+            return Handled(existing, fresh=False, message=self.repo.outcome_message(existing.id))
         result = self.pipeline.moderate(event)
 
         def record_extras(session: Session, row: DecisionRow) -> None:
             for recorder in self.recorders:
                 recorder(session, row, result)
 
-        stored = self.repo.record_decision(event, to_row(event, result, self.worker_id), record_extras)
-        return Handled(stored.row, fresh=stored.created)
+        snap = result.snapshot
+        stored = self.repo.record_decision(
+            event,
+            to_row(event, result, self.worker_id),
+            record_extras,
+            announce=lambda row: outbound(row, event.creator.id),
+            snapshot=(snap.sha256, snap.size) if snap is not None else None,
+        )
+        return Handled(stored.row, fresh=stored.created, message=stored.message)
+
+    def mark_emitted(self, decision_ids: list[str]) -> None:
+        """The worker's checkpoint: these decisions' outcome messages are on their topics."""
+        self.repo.mark_emitted(decision_ids)

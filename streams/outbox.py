@@ -85,7 +85,7 @@ class OutboxRelay:
         with self.db.session() as s:
             q = (
                 select(OutboxMessage)
-                .where(OutboxMessage.sent_at.is_(None))
+                .where(OutboxMessage.sent_at.is_(None), OutboxMessage.channel == "relay")
                 .order_by(OutboxMessage.id)
                 .limit(batch)
             )

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 import signal
 import threading
@@ -429,15 +430,20 @@ class Worker:
         )
 
     def _emit(self, event: VideoGenerated, handled: Handled) -> None:
-        topic, message = outbound(handled.row, event.creator.id)
+        """Send the outcome stored with the decision (its outbox row); decisions from before outbox
+        rows existed are announced from the row itself."""
+        stored = handled.message
+        if stored is not None:
+            topic, value = stored.topic, json.dumps(stored.value).encode()
+            schema = str(stored.headers.get("schema", ""))
+        else:
+            topic, message = outbound(handled.row, event.creator.id)
+            value, schema = encode(message), str(getattr(message, "schema_", ""))
         future = self._producer_now().send(
             topic,
             key=event.video_id.encode(),
-            value=encode(message),
-            headers=[
-                ("decision_id", handled.row.id.encode()),
-                ("schema", str(getattr(message, "schema_", "")).encode()),
-            ],
+            value=value,
+            headers=[("decision_id", handled.row.id.encode()), ("schema", schema.encode())],
         )
         self._checkpoint.pending.append((handled.row.id, future))
 
@@ -476,7 +482,7 @@ class Worker:
             future.get(timeout=30)  # raises if the broker refused: nothing gets committed
         failpoint("worker.after_produce")
         emitted = [decision_id for decision_id, _ in cp.pending if decision_id]
-        self.moderator.repo.mark_emitted(emitted)
+        self.moderator.mark_emitted(emitted)
         failpoint("worker.before_commit")
         if cp.offsets:
             self._consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in cp.offsets.items()})

@@ -41,6 +41,17 @@ class Api:
             u = create_user(s, name or f"{role}-{time.monotonic_ns()}", role, **kw)
             return issue_key(s, u)
 
+    def wait_job(self, job_id: str, timeout_s: float = 120.0) -> dict[str, Any]:
+        """Wait for an approval's publish job to finish (done or failed) and return it."""
+        mod = self.client(self.user("moderator"))
+        deadline = time.monotonic() + timeout_s
+        while True:
+            job = mod.get(f"/v1/review/publish-jobs/{job_id}").json()
+            if job.get("status") in ("done", "failed"):
+                return job
+            assert time.monotonic() < deadline, f"publish job {job_id} still {job.get('status')}"
+            time.sleep(0.2)
+
     def held_video(
         self,
         video_id: str,

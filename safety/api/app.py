@@ -40,7 +40,7 @@ def create_app(
     settings: Settings, *, publisher: Publisher | None = None, db: Database | None = None
 ) -> FastAPI:
     """Build the app. The database is migrated on start; the outbox relay runs in the background."""
-    from safety.runtime import build_publisher, build_reconciler
+    from safety.runtime import build_publisher, build_reconciler, publish_job_runner, snapshot_janitor
 
     database = db or Database(settings.resolved_database_url)
     state = AppState(
@@ -55,6 +55,9 @@ def create_app(
 
             state.relay = OutboxRelay(database, settings.kafka_bootstrap)
             state.relay.start()
+        if settings.api_publish_jobs:
+            state.jobs = publish_job_runner(settings, database, state.publisher, state.kick_relay).start()
+        janitor = snapshot_janitor(settings, database).start()
         reconciler = None
         if settings.reconcile_interval_s > 0:  # its takedowns go out at once through this relay
             reconciler = build_reconciler(
@@ -65,6 +68,9 @@ def create_app(
         finally:
             if reconciler is not None:
                 reconciler.close()
+            janitor.stop()
+            if state.jobs is not None:
+                state.jobs.stop()
             if state.relay is not None:
                 state.relay.stop()
 

@@ -170,7 +170,23 @@ class DecisionOut(BaseModel):
     audience: str | None
     reasons: list[str]
     asset_uri: str | None
+    # approve/overturn: "queued" (the reviewed snapshot is published in the background; the
+    # video.published/v1 event follows); see GET /v1/review/publish-jobs/{id}
+    publish_status: str | None = None
     created_at: datetime
+
+
+class PublishJobOut(BaseModel):
+    id: str
+    video_id: str
+    status: str  # queued | running | done | failed
+    media_sha256: str
+    audience: str
+    asset_uri: str | None
+    error: str | None
+    attempts: int
+    created_at: datetime
+    finished_at: datetime | None
 
 
 class ReportIn(_In):

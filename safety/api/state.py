@@ -18,6 +18,7 @@ class AppState:
     db: Database
     publisher: Publisher
     relay: Any = None  # streams.outbox.OutboxRelay when enabled
+    jobs: Any = None  # safety.review.publish_jobs.PublishJobRunner when enabled
     extras: dict[str, Any] = field(default_factory=dict)
 
     def workdir(self, prefix: str) -> Path:
@@ -29,3 +30,7 @@ class AppState:
     def kick_relay(self) -> None:
         if self.relay is not None:
             self.relay.kick()
+
+    def kick_publisher(self) -> None:
+        if self.jobs is not None:
+            self.jobs.kick()

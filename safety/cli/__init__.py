@@ -85,9 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
     uc.add_argument("--password", help="also allow web login with this password (or FEEDGUARD_NEW_PASSWORD)")
     uc.set_defaults(func=commands.users_create)
 
-    from safety.cli import verify
+    from safety.cli import snapshots, verify
 
     verify.add_parser(sub)
+    snapshots.add_parser(sub)
 
     sc = sub.add_parser("schemas", help="write the event JSON Schemas to a directory")
     sc.add_argument("directory", type=Path, nargs="?", default=Path("schemas"))

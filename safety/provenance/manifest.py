@@ -102,6 +102,8 @@ def build_manifest(
         "grants": _json_safe(request.grants),
         "watermark_id": watermark_id,
     }
+    if request.media_sha256:  # the exact source bytes every check (and any reviewer) saw
+        moderation["source_sha256"] = request.media_sha256
     if request.reviewed_by:
         moderation["reviewed_by"] = request.reviewed_by
     if event.remix_of:

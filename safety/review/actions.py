@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -12,24 +11,20 @@ from sqlalchemy.orm import Session
 
 from policies import Audience
 from safety.accounts import Principal
-from safety.events import Obligation, VideoPublished, VideoRejected, VideoTakedown
+from safety.events import VideoRejected, VideoTakedown
 from safety.outbox import enqueue
-from safety.registry.reconcile import enqueue_if_stale
+from safety.review.publish_jobs import ApprovalError, queue_publish
 from safety.review.queue import LeaseError, holds_lease
 from safety.store import Appeal, DecisionRow, ReviewAction, ReviewItem, Video
 from safety.store.audit import audit
 from safety.store.models import utcnow
-from safety.topics import FEED_PUBLISH, FEED_TAKEDOWN, VIDEOS_REJECTED
+from safety.topics import FEED_TAKEDOWN, VIDEOS_REJECTED
 
 ALLOWED: dict[str, frozenset[str]] = {
     "hold": frozenset({"approve", "reject", "escalate"}),
     "report": frozenset({"remove", "keep", "escalate"}),
     "appeal": frozenset({"uphold", "overturn", "escalate"}),
 }
-
-# Publishes the approved video (fetch, provenance, asset store) and returns its asset URI.
-PublishFn = Callable[[Video, ReviewAction, DecisionRow | None], str]
-
 
 class ActionError(ValueError):
     def __init__(self, code: str, message: str) -> None:
@@ -45,9 +40,10 @@ class ActionInput:
     note: str | None = None
 
 
-def decide(
-    session: Session, item_id: str, who: Principal, inp: ActionInput, publish: PublishFn
-) -> ReviewAction:
+def decide(session: Session, item_id: str, who: Principal, inp: ActionInput) -> ReviewAction:
+    """Record a moderator's action and what it causes, in the caller's transaction. An approval
+    queues a publish job for the reviewed snapshot (safety.review.publish_jobs): no media is read
+    or encoded here, under the item's row lock."""
     item = session.get(ReviewItem, item_id, with_for_update=True)
     if item is None:
         raise LeaseError("not_found")
@@ -83,28 +79,10 @@ def decide(
             raise ActionError("audience-required", f"{inp.action} needs an audience")
         if video.creator_age_band == "teen" and inp.audience is Audience.ADULT:
             raise ActionError("teen-adult-audience", "a teen creator's video cannot be published as 18+")
-        action.asset_uri = publish(video, action, decision)
-        labels = sorted({*(decision.labels if decision else []), "reviewed"})
-        enqueue(
-            session,
-            FEED_PUBLISH,
-            video.video_id,
-            VideoPublished(
-                video_id=video.video_id,
-                audience=inp.audience,
-                labels=labels,
-                asset_uri=action.asset_uri,
-                decision_id=action.id,
-                policy_version=policy_version,
-                obligations=[
-                    Obligation.model_validate(o) for o in (decision.obligations or [] if decision else [])
-                ],
-            ),
-            action.id,
-        )
-        video.state = "published"
-        if decision is not None:  # decided on registries that may have changed since: re-check
-            enqueue_if_stale(session, decision)
+        try:
+            queue_publish(session, video, action, decision, who.name)
+        except ApprovalError as exc:
+            raise ActionError(exc.code, str(exc)) from exc
     elif inp.action in ("reject", "uphold"):
         if inp.action == "reject" and not inp.reasons:
             raise ActionError("reasons-required", "a rejection needs at least one reason code")

@@ -1,13 +1,12 @@
 """Everything a moderator needs to judge an item, and the frame thumbnails it shows.
 
-Thumbnails are sampled again from the video with the same media code the pipeline uses (the
-pipeline keeps no frames), cached as JPEG in the data directory, and boxes from the signals'
-evidence are mapped onto the nearest thumbnail in time.
+Thumbnails are sampled again from the video's media snapshot with the same media code the
+pipeline uses (the pipeline keeps no frames), cached as JPEG in the data directory, and boxes
+from the signals' evidence are mapped onto the nearest thumbnail in time.
 """
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,10 @@ import cv2
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from safety.assets import LocalAssetStore
 from safety.config import Settings
-from safety.media import MediaRejected, MediaUnavailable, probe, resolve_uri, sample_frames
+from safety.media import MediaRejected, MediaUnavailable, probe, sample_frames
+from safety.media.snapshot import SnapshotError, SnapshotStore
 from safety.store import Appeal, DecisionRow, Report, ReviewAction, ReviewItem, Video
 
 SENSITIVE_PREFIXES = (
@@ -50,24 +51,32 @@ def is_sensitive(signals: list[dict[str, Any]]) -> bool:
 
 
 def thumbnails(settings: Settings, video: Video, asset_uri: str | None) -> list[Thumb]:
-    """Sample up to MAX_THUMBS frames (cached on disk); the published asset if any, else the source."""
-    cache = settings.data_dir / "thumbs" / video.video_id
+    """Sample up to MAX_THUMBS frames (cached on disk) from the media snapshot every check read and
+    any approval publishes; once the snapshot is past retention, from the published asset. The
+    event's URI is never read again: what the moderator sees is what was decided."""
+    snapshots = SnapshotStore(settings.snapshots_dir)
+    source: Path | None = None
+    tag = "asset"
+    if video.media_sha256:
+        try:
+            source, tag = snapshots.open(video.media_sha256, verify=False).path, video.media_sha256[:16]
+        except SnapshotError:
+            source = None
+    if source is None and asset_uri:
+        try:
+            source = LocalAssetStore(settings.assets_dir).path_for(asset_uri)
+        except ValueError:
+            source = None
+    if source is None or not source.is_file():
+        raise MediaUnavailable("snapshot.missing", "the media snapshot of this video is no longer kept")
+    cache = settings.data_dir / "thumbs" / video.video_id / tag
     index = cache / "index.txt"
     if index.exists():
         pairs = (line.split() for line in index.read_text().splitlines() if line)
         return [Thumb(int(i), float(t), cache / f"{i}.jpg") for i, t in pairs]
-    roots = [*settings.media_roots, settings.assets_dir]
-    with tempfile.TemporaryDirectory() as tmp:
-        path = resolve_uri(
-            asset_uri or video.uri,
-            media_roots=roots,
-            http_allow_hosts=settings.http_allow_hosts,
-            limits=settings.media_limits,
-            workdir=Path(tmp),
-        )
-        info = probe(path, settings.media_limits)
-        fps = min(2.0, MAX_THUMBS / max(info.duration_s, 0.5))
-        batch = sample_frames(info, fps=fps, scene_threshold=None, max_side=360, limits=settings.media_limits)
+    info = probe(source, settings.media_limits)
+    fps = min(2.0, MAX_THUMBS / max(info.duration_s, 0.5))
+    batch = sample_frames(info, fps=fps, scene_threshold=None, max_side=360, limits=settings.media_limits)
     cache.mkdir(parents=True, exist_ok=True)
     thumbs = []
     for i, (frame, t) in enumerate(zip(batch.frames[:MAX_THUMBS], batch.timestamps, strict=False)):

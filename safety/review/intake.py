@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from safety.accounts import Principal
 from safety.review.actions import last_rejecting_moderator
 from safety.review.queue import LEVELS, priority_value
-from safety.store import Appeal, Report, ReviewItem, Video
+from safety.store import Appeal, DecisionRow, Report, ReviewAction, ReviewItem, Video
 from safety.store.audit import audit
 from safety.store.models import utcnow
 
@@ -120,12 +121,32 @@ def file_report(
     return report, item, True
 
 
-def file_appeal(session: Session, creator: Principal, video_id: str, statement: str) -> Appeal:
+def file_appeal(
+    session: Session,
+    creator: Principal,
+    video_id: str,
+    statement: str,
+    window: timedelta = timedelta(days=30),
+) -> Appeal:
+    """Open an appeal of a rejection made within ``window`` (the media snapshot is kept that long)."""
     video = session.get(Video, video_id)
     if video is None or creator.creator_id is None or video.creator_id != creator.creator_id:
         raise IntakeError("video-not-found", f"no video {video_id!r} of yours", 404)
     if video.state != "rejected":
         raise IntakeError("not-rejected", f"only rejected videos can be appealed; this one is {video.state}")
+    rejected_at = session.scalar(
+        select(func.max(DecisionRow.created_at)).where(DecisionRow.video_id == video_id)
+    )
+    last_action = session.scalar(
+        select(func.max(ReviewAction.created_at)).where(
+            ReviewAction.video_id == video_id, ReviewAction.action.in_(("reject", "uphold"))
+        )
+    )
+    latest = max((t for t in (rejected_at, last_action) if t is not None), default=None)
+    if latest is not None and latest < utcnow() - window:
+        raise IntakeError(
+            "appeal-window-closed", f"rejections can be appealed for {window.days} days; this one is older"
+        )
     if session.scalar(select(Appeal).where(Appeal.video_id == video_id, Appeal.status == "open")) is not None:
         raise IntakeError("appeal-open", "this video already has an open appeal")
     rejected_by = last_rejecting_moderator(session, video_id)

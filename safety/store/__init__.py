@@ -2,7 +2,7 @@
 
 from safety.store.accounts import ApiKey, Organisation, User
 from safety.store.db import Database
-from safety.store.models import AuditEntry, DecisionRow, Video
+from safety.store.models import AuditEntry, DecisionRow, MediaSnapshot, PublishJob, Video
 from safety.store.repository import Repository, StoredDecision
 from safety.store.review import Appeal, OutboxMessage, Report, ReviewAction, ReviewItem
 
@@ -12,8 +12,10 @@ __all__ = [
     "AuditEntry",
     "Database",
     "DecisionRow",
+    "MediaSnapshot",
     "Organisation",
     "OutboxMessage",
+    "PublishJob",
     "Report",
     "Repository",
     "ReviewAction",

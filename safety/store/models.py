@@ -58,6 +58,9 @@ class Video(Base):
     event: Mapped[dict[str, Any]] = mapped_column(JsonType)
     # received | published | held | rejected | taken_down: kept current by every decision.
     state: Mapped[str | None] = mapped_column(String(16), index=True)
+    # The bytes every decision on this video read (safety.media.snapshot); None: never fetched.
+    media_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    media_bytes: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class DecisionRow(Base):
@@ -89,6 +92,7 @@ class DecisionRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     stage_ms: Mapped[dict[str, Any]] = mapped_column(JsonType)
     asset_uri: Mapped[str | None] = mapped_column(Text)
+    media_sha256: Mapped[str | None] = mapped_column(String(64))  # the snapshot this decision read
     # Duties that travel with a published video (rights holders' attribution, revenue-share tags).
     obligations: Mapped[list[Any] | None] = mapped_column(JsonType)
     worker_id: Mapped[str] = mapped_column(String(128))
@@ -114,3 +118,44 @@ class AuditEntry(Base):
     subject_type: Mapped[str] = mapped_column(String(32))
     subject_id: Mapped[str] = mapped_column(String(128), index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JsonType)
+
+
+class MediaSnapshot(Base):
+    """A content-addressed copy of a creator's media (see safety.media.snapshot) and its lifetime."""
+
+    __tablename__ = "media_snapshots"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    # Set by every decision that reads it: retention counts from the last one.
+    last_used_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+
+
+class PublishJob(Base):
+    """A moderator's approval waiting to be published: the reviewed snapshot, never the URI.
+
+    Its id is the review action's id (the ``decision_id`` of the ``video.published/v1`` it emits).
+    """
+
+    __tablename__ = "publish_jobs"
+    __table_args__ = (Index("ix_publish_jobs_status_created", "status", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    video_id: Mapped[str] = mapped_column(ForeignKey("videos.video_id"), index=True)
+    item_id: Mapped[str] = mapped_column(String(36))
+    decision_id: Mapped[str | None] = mapped_column(String(36))  # the pipeline decision reviewed
+    media_sha256: Mapped[str] = mapped_column(String(64))
+    audience: Mapped[str] = mapped_column(String(16))
+    labels: Mapped[list[Any]] = mapped_column(JsonType)
+    obligations: Mapped[list[Any]] = mapped_column(JsonType)
+    policy_version: Mapped[str] = mapped_column(String(128))
+    reviewed_by: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued|running|done|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    error: Mapped[str | None] = mapped_column(Text)
+    asset_uri: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from safety.events import VideoGenerated
 from safety.store.audit import audit
 from safety.store.db import Database
-from safety.store.models import DecisionRow, Video, utcnow
-from safety.store.review import ReviewItem
+from safety.store.models import DecisionRow, MediaSnapshot, Video, utcnow
+from safety.store.review import OutboxMessage, ReviewItem
 
 # Same scale as safety.review.queue: level * 1000 (+ report bumps).
 PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
@@ -37,10 +39,32 @@ def hold_item(row: DecisionRow, age_band: str) -> ReviewItem:
 
 @dataclass(frozen=True)
 class StoredDecision:
-    """A decision as stored; ``created`` is False when another delivery stored it first."""
+    """A decision as stored; ``created`` is False when another delivery stored it first.
+
+    ``message`` is the outcome's outbox row (channel ``worker``), written in the same transaction;
+    None only for decisions stored before outbox rows existed.
+    """
 
     row: DecisionRow
     created: bool
+    message: OutboxMessage | None = None
+
+
+Extras = Callable[[Session, DecisionRow], None]
+Announce = Callable[[DecisionRow], tuple[str, Any]]  # row -> (topic, pydantic event)
+
+
+def touch_snapshot(session: Session, sha256: str, size: int) -> None:
+    """Record that a decision read this snapshot (an upsert: two workers may read the same bytes)."""
+    values = {"sha256": sha256, "size": size, "last_used_at": utcnow(), "deleted_at": None}
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(MediaSnapshot).values(**values)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["sha256"], set_={"last_used_at": values["last_used_at"], "deleted_at": None}
+        )
+    )
 
 
 class Repository:
@@ -55,13 +79,27 @@ class Repository:
                 )
             )
 
+    def outcome_message(self, decision_id: str) -> OutboxMessage | None:
+        """The outbox row that announces a pipeline decision (channel ``worker``)."""
+        with self.db.session() as s:
+            return s.scalar(
+                select(OutboxMessage).where(
+                    OutboxMessage.decision_id == decision_id, OutboxMessage.channel == "worker"
+                )
+            )
+
     def record_decision(
         self,
         event: VideoGenerated,
         row: DecisionRow,
-        also: Callable[[Session, DecisionRow], None] | None = None,
+        also: Extras | None = None,
+        *,
+        announce: Announce | None = None,
+        snapshot: tuple[str, int] | None = None,
     ) -> StoredDecision:
-        """Insert the video (first time) and the decision, or return the one already stored.
+        """The decision's unit of work: the video (first time), the decision, the snapshot it read,
+        its review item, what ``also`` stores (likeness and rights records) and the outbox row that
+        announces it, in one transaction; or the decision already stored.
 
         Two workers racing on one video both end up with the first decision stored: the unique
         constraint on (video_id, policy_version) decides, and only the winner writes an audit entry.
@@ -74,12 +112,28 @@ class Repository:
                     s.add(video)
                     s.flush()
                 video.state = row.outcome
+                if snapshot is not None:
+                    touch_snapshot(s, *snapshot)
+                    video.media_sha256, video.media_bytes = snapshot
+                    row.media_sha256 = snapshot[0]
                 s.add(row)
                 s.flush()
                 if row.outcome == "held":
                     s.add(hold_item(row, event.creator.age_band))
                 if also is not None:  # e.g. likeness matches: stored with the decision or not at all
                     also(s, row)
+                message = None
+                if announce is not None:
+                    topic, body = announce(row)
+                    message = OutboxMessage(
+                        topic=topic,
+                        key=event.video_id,
+                        value=body.model_dump(mode="json", by_alias=True),
+                        headers={"decision_id": row.id, "schema": str(getattr(body, "schema_", ""))},
+                        channel="worker",
+                        decision_id=row.id,
+                    )
+                    s.add(message)
                 audit(
                     s,
                     f"worker:{row.worker_id}",
@@ -91,23 +145,35 @@ class Repository:
                     audience=row.audience,
                     reasons=row.reasons,
                     policy_version=row.policy_version,
+                    media_sha256=row.media_sha256,
                 )
-            return StoredDecision(row, created=True)
+            return StoredDecision(row, created=True, message=message)
         except IntegrityError:
             existing = self.get_decision(event.video_id, row.policy_version)
             if existing is None:  # the conflict was something else: surface it
                 raise
-            return StoredDecision(existing, created=False)
+            return StoredDecision(existing, created=False, message=self.outcome_message(existing.id))
 
     def mark_emitted(self, decision_ids: Iterable[str]) -> None:
+        """The worker's checkpoint: these outcomes are on their topics (decision and outbox row)."""
         ids = list(decision_ids)
         if not ids:
             return
+        now = utcnow()
         with self.db.session() as s:
             s.execute(
                 update(DecisionRow)
                 .where(DecisionRow.id.in_(ids), DecisionRow.emitted_at.is_(None))
-                .values(emitted_at=utcnow())
+                .values(emitted_at=now)
+            )
+            s.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.decision_id.in_(ids),
+                    OutboxMessage.channel == "worker",
+                    OutboxMessage.sent_at.is_(None),
+                )
+                .values(sent_at=now)
             )
 
     def append_audit(

@@ -96,5 +96,9 @@ class OutboxMessage(Base):
     key: Mapped[str] = mapped_column(String(128))
     value: Mapped[dict[str, Any]] = mapped_column(JsonType)
     headers: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    # relay: the outbox relay sends it; worker: the consuming worker's checkpoint sends it (a
+    # pipeline outcome), so the offset that caused it is committed only once it is out.
+    channel: Mapped[str] = mapped_column(String(16), default="relay", server_default="relay")
+    decision_id: Mapped[str | None] = mapped_column(String(36), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)

@@ -152,3 +152,60 @@ def test_sigkill_in_the_outbox_relay_then_restart_announces_the_approval_once(
     (review,) = read_topics(broker, [MODERATION_REVIEW], until=1, quiet_s=0.5)
     assert review.key == "relay-held" and review.value["decision_id"] == held.id
     assert len(decisions(pg_url)) == 2
+
+
+def test_sigkill_while_an_approval_is_published_then_another_api_takes_the_job_over(
+    broker: str, pg_url: str, tmp_path: Path, tiny_video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API running an approval's publish job dies after the asset is written but before the job
+    is recorded; a second API process takes the job over once the claim lapses and publishes it
+    once: one asset, one video.published/v1 carrying the approval's decision_id."""
+    monkeypatch.setenv("FEEDGUARD_PUBLISH_JOB_CLAIM_S", "3")
+    uri = tiny_video.resolve().as_uri()
+    produce(broker, [event("job-held", uri, HOLD_PROMPT)])
+    worker = light_worker(broker, pg_url, tmp_path, tiny_video.parent, idle_exit=3)
+    victim = survivor = None
+    try:
+        assert worker.wait(120) == 0, worker.log()[-3000:]
+        (held,) = decisions(pg_url)
+        moderator = new_user(pg_url, "moderator")
+        victim = ApiProcess(
+            broker, pg_url, tmp_path, tiny_video.parent, failpoints="publish_job.before_done"
+        )
+        victim.wait_ready()
+        item_id = scalar(pg_url, f"SELECT id FROM review_items WHERE decision_id = '{held.id}'")
+        with httpx.Client(base_url=victim.url, headers={"Authorization": f"Bearer {moderator}"}) as c:
+            assert c.post(f"/v1/review/items/{item_id}/claim").status_code == 200
+            try:
+                r = c.post(
+                    f"/v1/review/items/{item_id}/decision", json={"action": "approve", "audience": "13+"}
+                )
+                assert r.status_code == 200 and r.json()["publish_status"] == "queued", r.text
+            except httpx.TransportError:
+                pass  # killed before the response was written: the approval committed anyway
+        assert victim.wait(60) == -signal.SIGKILL
+        assert "failpoint publish_job.before_done fired" in victim.log()
+        assert scalar(pg_url, "SELECT status FROM publish_jobs") == "running"
+        survivor = ApiProcess(broker, pg_url, tmp_path, tiny_video.parent)
+        survivor.wait_ready()
+        wait_for(
+            lambda: scalar(pg_url, "SELECT status FROM publish_jobs") == "done",
+            60,
+            what="the second API to take the job over",
+        )
+        wait_for(
+            lambda: scalar(pg_url, "SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0,
+            30,
+            what="the relay to send the approval",
+        )
+    finally:
+        worker.stop()
+        for api in (victim, survivor):
+            if api is not None:
+                api.stop()
+    action_id = scalar(pg_url, "SELECT id FROM review_actions WHERE action = 'approve'")
+    assert scalar(pg_url, "SELECT attempts FROM publish_jobs") == 2
+    (published,) = read_topics(broker, [FEED_PUBLISH], until=1, timeout_s=10, quiet_s=1.5)
+    assert published.key == "job-held" and published.value["audience"] == "13+"
+    assert published.headers["decision_id"] == action_id.encode()
+    assert scalar(pg_url, "SELECT state FROM videos WHERE video_id = 'job-held'") == "published"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from safety.api.deps import CurrentUser, SessionDep
+from safety.api.deps import CurrentUser, SessionDep, StateDep
 from safety.api.problems import PROBLEM_RESPONSES, Problem
 from safety.api.schemas import AppealIn, AppealOut
 from safety.review.intake import IntakeError, file_appeal
@@ -26,11 +28,13 @@ def _out(a: Appeal) -> AppealOut:
 
 
 @router.post("", response_model=AppealOut, status_code=201)
-def create(body: AppealIn, who: CurrentUser, session: SessionDep) -> AppealOut:
+def create(body: AppealIn, who: CurrentUser, session: SessionDep, state: StateDep) -> AppealOut:
     if who.role != "creator":
         raise Problem(403, "forbidden", "Only the creator of a video can appeal it")
     try:
-        appeal = file_appeal(session, who, body.video_id, body.statement)
+        appeal = file_appeal(
+            session, who, body.video_id, body.statement, timedelta(days=state.settings.appeal_window_days)
+        )
     except IntakeError as exc:
         session.rollback()
         raise Problem(exc.status, exc.code, str(exc)) from exc

@@ -11,12 +11,19 @@ from fastapi.responses import FileResponse
 
 from safety.api.deps import Moderator, SessionDep, StateDep
 from safety.api.problems import PROBLEM_RESPONSES, Problem
-from safety.api.publish import publish_for_review
-from safety.api.schemas import DecisionIn, DecisionOut, EvidenceOut, QueueCounts, ReviewItemOut, ReviewPage
+from safety.api.schemas import (
+    DecisionIn,
+    DecisionOut,
+    EvidenceOut,
+    PublishJobOut,
+    QueueCounts,
+    ReviewItemOut,
+    ReviewPage,
+)
 from safety.review.actions import ActionError, ActionInput, decide
 from safety.review.evidence import build_evidence, thumbnails
 from safety.review.queue import LeaseError, QueueFilter, claim, counts, list_items, priority_level
-from safety.store import ReviewItem, Video
+from safety.store import PublishJob, ReviewItem, Video
 
 router = APIRouter(prefix="/v1/review", tags=["review"], responses=PROBLEM_RESPONSES)
 
@@ -129,11 +136,7 @@ def decide_item(
 ) -> DecisionOut:
     try:
         action = decide(
-            session,
-            item_id,
-            who,
-            ActionInput(body.action, body.audience, body.reasons, body.note),
-            lambda video, act, decision: publish_for_review(state, video, act, decision, who),
+            session, item_id, who, ActionInput(body.action, body.audience, body.reasons, body.note)
         )
     except LeaseError as exc:
         session.rollback()
@@ -143,6 +146,9 @@ def decide_item(
         raise Problem(422, exc.code, str(exc)) from exc
     session.commit()
     state.kick_relay()
+    queued = action.action in ("approve", "overturn")
+    if queued:
+        state.kick_publisher()
     return DecisionOut(
         id=action.id,
         item_id=action.item_id,
@@ -151,5 +157,29 @@ def decide_item(
         audience=action.audience,
         reasons=list(action.reasons),
         asset_uri=action.asset_uri,
+        publish_status="queued" if queued else None,
         created_at=action.created_at,
+    )
+
+
+@router.get(
+    "/publish-jobs/{job_id}",
+    response_model=PublishJobOut,
+    summary="An approval's publish job (its id is the approval's id)",
+)
+def publish_job(job_id: str, _: Moderator, session: SessionDep) -> PublishJobOut:
+    job = session.get(PublishJob, job_id)
+    if job is None:
+        raise Problem(404, "job-not-found", "No such publish job")
+    return PublishJobOut(
+        id=job.id,
+        video_id=job.video_id,
+        status=job.status,
+        media_sha256=job.media_sha256,
+        audience=job.audience,
+        asset_uri=job.asset_uri,
+        error=job.error,
+        attempts=job.attempts,
+        created_at=job.created_at,
+        finished_at=job.finished_at,
     )

@@ -30,6 +30,7 @@ MATRIX = [
     ("GET", "/v1/review/items/nope", None, ["admin", "moderator"]),
     ("GET", "/v1/review/items/nope/frames/0.jpg", None, ["admin", "moderator"]),
     ("POST", "/v1/review/items/nope/decision", {"action": "escalate"}, ["admin", "moderator"]),
+    ("GET", "/v1/review/publish-jobs/nope", None, ["admin", "moderator"]),
     (
         "POST",
         "/v1/reports",

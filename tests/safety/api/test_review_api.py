@@ -172,6 +172,8 @@ def test_watermark_id_resolves_to_the_manifest_store_publicly(api: Api, videos: 
     mod.post(f"/v1/review/items/{item_id}/claim")
     d = mod.post(f"/v1/review/items/{item_id}/decision", json={"action": "approve", "audience": "everyone"})
     assert d.status_code == 200, d.text
+    assert d.json()["publish_status"] == "queued"
+    assert api.wait_job(d.json()["id"])["status"] == "done"
     (record,) = ProvenanceStore(api.db).for_video("v-prov")
     r = api.client().get(f"/v1/provenance/watermarks/{record.watermark_id}")
     assert r.status_code == 200
