@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from policies.model import Audience, Decision, Outcome, Priority, RuleHit
+from policies.text import PLAIN_LINE
 
 CONFIDENT, REVIEW = 0.8, 0.4
 """Score bands shared with the character detector: >= CONFIDENT matches, REVIEW..CONFIDENT is ambiguous."""
@@ -93,7 +94,7 @@ class Conditions(_Strict):
 class Obligations(_Strict):
     """Duties that travel with a published video (feed event and C2PA moderation assertion)."""
 
-    attribution: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    attribution: Annotated[str, StringConstraints(min_length=1, max_length=200), PLAIN_LINE] | None = None
     revenue_share: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")] | None = None
 
     def is_empty(self) -> bool:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from safety.credentials import hash_password, hash_secret, new_key, parse_key_id, verify_password
+from safety.credentials import hash_password, hash_secret, new_key, parse_key_id
 from safety.store import ApiKey, Organisation, User
 from safety.store.accounts import ROLES
 from safety.store.audit import audit
@@ -128,21 +128,3 @@ def authenticate(session: Session, token: str, now: datetime | None = None) -> P
     return Principal(
         user.id, user.name, user.role, user.organisation_id, user.creator_id, key.id, user.blur_sensitive
     )
-
-
-def login(session: Session, name: str, password: str, ttl: timedelta) -> str | None:
-    """Password login (web page): returns a short-lived session token, audited either way."""
-    user = session.scalar(select(User).where(User.name == name))
-    ok = bool(
-        user and user.password_hash and not user.disabled and verify_password(password, user.password_hash)
-    )
-    audit(
-        session,
-        f"user:{user.id}" if user else "anonymous",
-        "login.success" if ok else "login.failure",
-        "user",
-        user.id if user else name[:128],
-    )
-    if not ok or user is None:
-        return None
-    return issue_key(session, user, label="web login", expires_in=ttl, kind="session")

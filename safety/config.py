@@ -62,6 +62,14 @@ class Settings(BaseSettings):
     api_max_upload_bytes: int = 64 * 1024 * 1024  # enrolment videos
     api_cors_origins: list[str] = Field(default_factory=list)  # CORS off unless origins are listed
     session_ttl_s: int = 12 * 3600
+    # Password logins: per user name, ``login_max_failures`` failures in a row lock it for
+    # ``login_lockout_base_s``, doubling per further lock up to ``login_lockout_max_s``; per client
+    # address, at most ``login_failures_per_minute`` failed logins.
+    login_max_failures: int = 5
+    login_lockout_base_s: int = 30
+    login_lockout_max_s: int = 3600
+    login_failures_per_minute: int = 10
+    api_docs: bool = True  # /docs: Swagger UI from the installed package (set false to turn it off)
     lease_ttl_s: int = 300
     api_relay_outbox: bool = True
     # Every worker and API process runs the registry reconciler (safety.registry.reconcile) at

@@ -6,12 +6,15 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy.exc import SQLAlchemyError
 
 from safety.api import problems
-from safety.api.limits import BodySizeLimit, RateLimit, TokenBuckets
+from safety.api.headers import SecurityHeaders, install_docs
+from safety.api.limits import BodySizeLimit, KeyVerifier, RateLimit, TokenBuckets
 from safety.api.metrics import ApiMetrics
 from safety.api.routers import (
     appeals,
@@ -34,6 +37,19 @@ from safety.store import Database
 
 log = logging.getLogger("feedguard.api")
 _UNLIMITED = ("/healthz", "/readyz", "/metrics")
+
+
+def _proven_key(database: Database, token: str) -> str | None:
+    """The key id ``token`` proves (rate-limit identity); nothing is written."""
+    from safety.accounts import authenticate
+
+    try:
+        with database.sessions() as session:
+            who = authenticate(session, token)
+            session.rollback()
+            return who.key_id if who else None
+    except SQLAlchemyError:  # the route answers 503; meanwhile the address's budget applies
+        return None
 
 
 def create_app(
@@ -81,6 +97,9 @@ def create_app(
         description="Review queue, reports, appeals, accounts and audit. Errors are RFC 9457 "
         "`application/problem+json`. Authenticate with `Authorization: Bearer <API key>`.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs, from the installed package, not a CDN
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.fg = state
     state.extras["metrics"] = metrics = ApiMetrics(state)
@@ -104,6 +123,8 @@ def create_app(
     from safety.api.ui import install_ui
 
     install_ui(app)
+    if settings.api_docs:
+        install_docs(app)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -118,6 +139,7 @@ def create_app(
         RateLimit,
         buckets=TokenBuckets(settings.api_rate_per_minute),
         exempt=lambda path: path.startswith(_UNLIMITED),
+        verify=KeyVerifier(partial(_proven_key, database)),
     )
     # Enrolment videos and rights references are uploads: their routes get a larger cap (and
     # validate the media themselves).
@@ -133,4 +155,5 @@ def create_app(
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    app.add_middleware(SecurityHeaders)  # outermost: 413/429 answers get the headers too
     return app

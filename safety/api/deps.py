@@ -56,7 +56,7 @@ def current_principal(
             headers={"WWW-Authenticate": "Bearer"},
         )
     if bearer is None and request.method not in ("GET", "HEAD", "OPTIONS"):
-        _check_same_origin(request)
+        check_same_origin(request)
     principal = authenticate(session, token)
     if principal is None:
         raise Problem(
@@ -70,7 +70,7 @@ def current_principal(
     return principal
 
 
-def _check_same_origin(request: Request) -> None:
+def check_same_origin(request: Request) -> None:
     """Cookie-authenticated writes must come from our own pages (the cookie is SameSite=Strict too)."""
     origin = request.headers.get("origin") or request.headers.get("referer")
     host = request.headers.get("host", "")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
+import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from safety.api.problems import MEDIA_TYPE, PROBLEM_BASE
@@ -123,38 +126,85 @@ class TokenBuckets:
         return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
 
 
-class RateLimit:
-    """429 + Retry-After once an identity's bucket is empty; the identity is the API key id
-    (parsed without a database hit), else the client address.
+class KeyVerifier:
+    """Which key a token proves, for the rate limiter: ``check`` (a database lookup) answers,
+    and proven keys are remembered for ``ttl`` seconds. (The route checks the key again: a key
+    revoked meanwhile only keeps its own bucket that long, it never gets through.)"""
 
-    A key id is only a claim until the route checks the key, so a client could mint a fresh id
-    (and a fresh bucket) per request. Every failed authentication (401) therefore also spends
-    from its address's failure budget, and an address that has spent it gets 429 for requests
-    that present a key, until the budget refills.
+    def __init__(self, check: Callable[[str], str | None], ttl: float = 10.0) -> None:
+        self.check = check
+        self.ttl = ttl
+        self._proven: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, token: str) -> str | None:
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        now = time.monotonic()
+        with self._lock:
+            hit = self._proven.get(digest)
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        key_id = self.check(token)
+        if key_id is not None:
+            with self._lock:
+                if len(self._proven) > 10_000:
+                    self._proven.clear()
+                self._proven[digest] = (key_id, now + self.ttl)
+        return key_id
+
+
+class RateLimit:
+    """429 + Retry-After once an identity's bucket is empty. The identity is the key that the
+    request's credential (bearer or session cookie) proves, else the client address.
+
+    A key id is only a claim: one that proves nothing (forged, revoked, expired) never gets a
+    bucket of its own, the request spends its address's budget, so minting key ids buys nothing.
+    Every failed authentication (401) also spends the address's failure budget, and an address
+    that has spent it gets 429 for unproven credentials until the budget refills.
     """
 
-    def __init__(self, app: ASGIApp, buckets: TokenBuckets, exempt: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        buckets: TokenBuckets,
+        exempt: Callable[[str], bool],
+        verify: Callable[[str], str | None],
+        cookie: str = "fg_session",
+    ) -> None:
         self.app = app
         self.buckets = buckets
         self.exempt = exempt
+        self.verify = verify
+        self.cookie = cookie
+
+    def _token(self, headers: dict[bytes, bytes]) -> str | None:
+        auth = headers.get(b"authorization", b"").decode("latin-1")
+        if auth.lower().startswith("bearer "):
+            return auth[7:].strip()
+        jar = SimpleCookie()
+        try:
+            jar.load(headers.get(b"cookie", b"").decode("latin-1"))
+        except CookieError:
+            return None
+        morsel = jar.get(self.cookie)
+        return morsel.value if morsel else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.exempt(scope["path"]):
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        identity = None
-        auth = headers.get(b"authorization", b"").decode("latin-1")
-        if auth.lower().startswith("bearer "):
-            key_id = parse_key_id(auth[7:].strip())
-            identity = f"key:{key_id}" if key_id else None
+        token = self._token(dict(scope.get("headers") or []))
         client = scope.get("client") or ("?", 0)
         failures = f"fail:{client[0]}"
-        if identity is None:
-            identity = f"addr:{client[0]}"
-            wait = self.buckets.take(identity)
+        key_id = None
+        if token and parse_key_id(token):
+            key_id = await anyio.to_thread.run_sync(self.verify, token)
+        if key_id is not None:
+            wait = self.buckets.take(f"key:{key_id}")
+        elif token:
+            wait = self.buckets.wait(failures) or self.buckets.take(f"addr:{client[0]}")
         else:
-            wait = self.buckets.wait(failures) or self.buckets.take(identity)
+            wait = self.buckets.take(f"addr:{client[0]}")
         if wait > 0:
             await _send_problem(
                 send,

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from policies import Audience
+from policies.text import PLAIN_LINE
 from safety.store.accounts import ROLES
 
 Role = Literal["admin", "moderator", "rights_holder", "creator", "platform"]
@@ -74,6 +75,30 @@ class UserCreatedOut(BaseModel):
     api_key: str = Field(description="Shown once; store it now.")
 
 
+class UserPatch(_In):
+    """Admin changes to an account; a new role or password (or disabling) ends its web sessions."""
+
+    role: Role | None = None
+    password: Annotated[str, StringConstraints(min_length=10, max_length=256)] | None = None
+    disabled: bool | None = None
+
+
+class CredentialOut(BaseModel):
+    """An API key or web session of a user (never its secret)."""
+
+    key_id: str
+    kind: Literal["api", "session"]
+    label: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class SessionsEndedOut(BaseModel):
+    ended: int
+
+
 class KeyIn(_In):
     label: Annotated[str, StringConstraints(max_length=128)] = ""
     expires_days: Annotated[int, Field(ge=1, le=3650)] | None = None
@@ -86,7 +111,8 @@ class KeyOut(BaseModel):
 
 class OrganisationIn(_In):
     id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-]{1,63}$")]
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    # The owner's name appears in creator messages ("... which <owner> has not licensed ...").
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True), PLAIN_LINE]
 
 
 class OrganisationOut(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,8 +11,12 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
-from safety.accounts import Principal, authenticate, login
-from safety.api.deps import SESSION_COOKIE, SessionDep, StateDep
+from safety.accounts import Principal, authenticate
+from safety.api.deps import SESSION_COOKIE, SessionDep, StateDep, check_same_origin
+from safety.api.problems import Problem
+from safety.api.sessions import password_login
+from safety.credentials import parse_key_id
+from safety.logins import end_session
 from safety.review.evidence import build_evidence
 from safety.review.queue import QueueFilter, counts, list_items, priority_level
 from safety.store import Appeal, ReviewItem
@@ -74,17 +77,26 @@ def login_submit(
     username: Annotated[str, Form(max_length=128)],
     password: Annotated[str, Form(max_length=256)],
 ) -> Response:
-    token = login(session, username, password, timedelta(seconds=state.settings.session_ttl_s))
-    session.commit()
-    if token is None:
-        return _page(request, "login.html", None, error="Wrong user name or password.")
-    who = authenticate(session, token)
-    if who is None or who.role not in ("moderator", "admin"):
-        return _page(request, "login.html", None, error="This page is for moderators.")
+    check_same_origin(request)  # no login CSRF (being logged in to someone else's account)
+    try:
+        result = password_login(request, session, state, username, password)
+    except Problem as exc:  # the page, with the status (401/429) so limits and clients see a failure
+        error = "Wrong user name or password." if exc.status == 401 else "Too many failed logins: try later."
+        page = _page(request, "login.html", None, error=error)
+        page.status_code = exc.status
+        page.headers.update(exc.headers or {})
+        return page
+    assert result.token is not None and result.user is not None
+    if result.user.role not in ("moderator", "admin"):
+        end_session(session, parse_key_id(result.token) or "", f"user:{result.user.id}")
+        session.commit()
+        page = _page(request, "login.html", None, error="This page is for moderators.")
+        page.status_code = 403
+        return page
     response = RedirectResponse("/ui/", status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        token,
+        result.token,
         max_age=state.settings.session_ttl_s,
         httponly=True,
         samesite="strict",
@@ -95,9 +107,16 @@ def login_submit(
 
 
 @router.post("/logout")
-def logout() -> Response:
+def logout(request: Request, session: SessionDep) -> Response:
+    """Ends the session server-side (the token stops working everywhere), not just the cookie."""
+    check_same_origin(request)
+    token = request.cookies.get(SESSION_COOKIE)
+    who = authenticate(session, token) if token else None
+    if who is not None:
+        end_session(session, who.key_id, f"user:{who.user_id}")
+        session.commit()
     response = RedirectResponse("/ui/login", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
 
 

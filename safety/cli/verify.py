@@ -95,7 +95,7 @@ def _print_human(report: VerifyReport) -> None:
         print(f"  AI-generated: {info.get('ai_generated')}  generator: {info.get('generator')}")
         print(f"  signer:       {info.get('signer')}")
         moderation = info.get("moderation") or {}
-        for key in ("decision_id", "policy_version", "audience", "labels", "reviewed_by", "remix_of"):
+        for key in ("decision_id", "policy_version", "audience", "labels", "human_review", "remix_of"):
             if key in moderation:
                 print(f"  {key + ':':13s} {moderation[key]}")
         for ing in info.get("ingredients") or []:

@@ -104,8 +104,8 @@ def build_manifest(
     }
     if request.media_sha256:  # the exact source bytes every check (and any reviewer) saw
         moderation["source_sha256"] = request.media_sha256
-    if request.reviewed_by:
-        moderation["reviewed_by"] = request.reviewed_by
+    if request.reviewed_by:  # that a person reviewed it, never who: the manifest is public
+        moderation["human_review"] = True
     if event.remix_of:
         moderation["remix_of"] = event.remix_of
         moderation["remix_parent_available"] = parent is not None

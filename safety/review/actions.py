@@ -26,6 +26,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "appeal": frozenset({"uphold", "overturn", "escalate"}),
 }
 
+
 class ActionError(ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)

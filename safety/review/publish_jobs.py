@@ -306,7 +306,7 @@ def _moderated(job: PublishJob, decision: DecisionRow | None) -> Decision:
         trace=[
             RuleHit(
                 rule_id="moderator.approve",
-                description=f"approved by {job.reviewed_by}",
+                description="approved by a moderator (see the review action in the audit log)",
                 action="label",
                 mode="enforce",
             )

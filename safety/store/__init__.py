@@ -1,6 +1,6 @@
 """Storage: SQLAlchemy 2 models, Alembic migrations, and the repository the pipeline uses."""
 
-from safety.store.accounts import ApiKey, Organisation, User
+from safety.store.accounts import ApiKey, LoginThrottle, Organisation, User
 from safety.store.db import Database
 from safety.store.models import AuditEntry, DecisionRow, MediaSnapshot, PublishJob, Video
 from safety.store.repository import Repository, StoredDecision
@@ -12,6 +12,7 @@ __all__ = [
     "AuditEntry",
     "Database",
     "DecisionRow",
+    "LoginThrottle",
     "MediaSnapshot",
     "Organisation",
     "OutboxMessage",

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from safety.accounts import login
 from safety.api.deps import CurrentUser, SessionDep, StateDep
 from safety.api.problems import PROBLEM_RESPONSES, Problem
 from safety.api.schemas import MeOut, MeSettingsIn, TokenOut
+from safety.api.sessions import logout, password_login
 from safety.store import User
 from safety.store.audit import audit
 
@@ -20,14 +19,25 @@ router = APIRouter(prefix="/v1", tags=["auth"], responses=PROBLEM_RESPONSES)
 
 @router.post("/auth/token", response_model=TokenOut, summary="Exchange a password for a session token")
 def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, state: StateDep
+    request: Request,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    state: StateDep,
 ) -> TokenOut:
-    ttl = state.settings.session_ttl_s
-    issued = login(session, form.username, form.password, timedelta(seconds=ttl))
-    session.commit()  # the audit entry is kept whether or not the login succeeded
-    if issued is None:
-        raise Problem(401, "invalid-credentials", "Wrong user name or password")
-    return TokenOut(access_token=issued, expires_in=ttl)
+    issued = password_login(request, session, state, form.username, form.password)
+    assert issued.token is not None
+    return TokenOut(access_token=issued.token, expires_in=state.settings.session_ttl_s)
+
+
+@router.post(
+    "/auth/logout",
+    status_code=204,
+    summary="End the session this request authenticated with (API keys: DELETE /v1/keys/{key_id})",
+)
+def end(who: CurrentUser, session: SessionDep) -> Response:
+    if not logout(session, who):
+        raise Problem(409, "not-a-session", "This credential is an API key, not a session")
+    return Response(status_code=204)
 
 
 @router.get("/me", response_model=MeOut)

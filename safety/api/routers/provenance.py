@@ -1,7 +1,8 @@
 """Soft-binding resolution: a watermark id found in a video -> the stored C2PA manifest store.
 
 Public (anyone who extracted a watermark may resolve it) and rate-limited by client address like
-every route; it returns only what the signed manifest already discloses, nothing private.
+every route; it returns only what the signed manifest already discloses, nothing private: nothing
+about moderators (manifests signed before they stopped naming the reviewer have it removed here).
 """
 
 from __future__ import annotations
@@ -44,5 +45,17 @@ def resolve(
         signed_at=row.signed_at.isoformat(),
         algorithm=row.algorithm,
         sha256=row.sha256,
-        manifest_store=row.manifest_json,
+        manifest_store=_public(row.manifest_json),
     )
+
+
+_PRIVATE = frozenset({"reviewed_by", "reviewer", "moderator", "moderator_id", "moderator_name"})
+
+
+def _public(value: Any) -> Any:
+    """``value`` without any key that names a moderator, at any depth."""
+    if isinstance(value, dict):
+        return {k: _public(v) for k, v in value.items() if str(k).lower() not in _PRIVATE}
+    if isinstance(value, list):
+        return [_public(v) for v in value]
+    return value

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from policies.rights import RuleSpec
+from policies.text import PLAIN_LINE, PLAIN_LINES
 from safety.accounts import Principal
 from safety.api.deps import RightsHolder, SessionDep, StateDep
 from safety.api.problems import PROBLEM_RESPONSES, Problem
@@ -36,8 +37,11 @@ router = APIRouter(prefix="/v1/rights", tags=["rights"], responses=PROBLEM_RESPO
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")]
 Lang = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
-Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
-Description = Annotated[str, StringConstraints(min_length=3, max_length=1000, strip_whitespace=True)]
+# Names and descriptions reach creator messages and the review page: no control/bidi characters.
+Text200 = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True), PLAIN_LINE]
+Description = Annotated[
+    str, StringConstraints(min_length=3, max_length=1000, strip_whitespace=True), PLAIN_LINE
+]
 VideoRef = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")]
 MAX_UPLOAD = {"image": 20 * 1024 * 1024, "clip": 64 * 1024 * 1024, "audio": 64 * 1024 * 1024}
 
@@ -103,7 +107,7 @@ class RuleIn(RuleSpec):
     mode: Literal["shadow", "active"] = Field(
         default="shadow", description="shadow: evaluated and counted, never enforced, until activated"
     )
-    note: Annotated[str, StringConstraints(max_length=2000)] = ""
+    note: Annotated[str, StringConstraints(max_length=2000), PLAIN_LINES] = ""
 
 
 class RuleOut(BaseModel):

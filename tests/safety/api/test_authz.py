@@ -19,6 +19,10 @@ MATRIX = [
     ("GET", "/v1/users", None, ["admin"]),
     ("POST", "/v1/users", {"name": "zz", "role": "creator"}, ["admin"]),
     ("POST", "/v1/users/u_nope/keys", {}, ["admin"]),
+    ("PATCH", "/v1/users/u_nope", {}, ["admin"]),
+    ("GET", "/v1/users/u_nope/credentials", None, ["admin"]),
+    ("DELETE", "/v1/users/u_nope/sessions", None, ["admin"]),
+    ("POST", "/v1/auth/logout", None, ROLES),  # API keys are not sessions: 409 past authorisation
     ("GET", "/v1/audit", None, ["admin"]),
     ("POST", "/v1/organisations", {"id": "zz-org", "name": "ZZ"}, ["admin"]),
     ("POST", "/v1/organisations/acme/verify", None, ["admin"]),

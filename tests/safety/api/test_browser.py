@@ -38,6 +38,7 @@ def browser():  # type: ignore[no-untyped-def]
         b.close()
 
 
+# (wait_for_function takes functions, not expressions: the page's CSP refuses string eval.)
 def test_moderator_logs_in_sees_evidence_approves_and_it_reaches_kafka(
     api_kafka: Api,
     videos: dict[str, Path],
@@ -78,14 +79,14 @@ def test_moderator_logs_in_sees_evidence_approves_and_it_reaches_kafka(
     frames = page.locator("#filmstrip .frame img")
     assert frames.count() >= 2
     page.wait_for_function(
-        "Array.from(document.querySelectorAll('#filmstrip img')).every(i => i.complete && i.naturalWidth > 0)"
+        "() => [...document.querySelectorAll('#filmstrip img')].every(i => i.complete && i.naturalWidth)"
     )
     # Wellness: self-harm signals blur the frames until clicked.
     first = page.locator("#filmstrip .frame").first
     assert "blur" in first.locator("img").evaluate("e => getComputedStyle(e).filter")
     first.click()
     page.wait_for_function(
-        "getComputedStyle(document.querySelector('#filmstrip .frame img')).filter === 'none'"
+        "() => getComputedStyle(document.querySelector('#filmstrip .frame img')).filter === 'none'"
     )
     assert "revealed" in (first.get_attribute("class") or "")
     # FEEDGUARD_SCREENSHOT_DIR=docs refreshes the README's image; by default nothing tracked is touched.
