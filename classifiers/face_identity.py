@@ -11,15 +11,14 @@ calibrated in ``benchmarks/`` and set by the caller.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from classifiers.base import Box, Frame
+from classifiers.model_files import model_path
 
 EMBEDDING_DIM = 128
 MODEL_NAME = "dlib-resnet-v1+5pt"
@@ -31,10 +30,9 @@ class FaceEmbedder:
     def __init__(self, *, padding: float = 0.25, jitters: int = 0) -> None:
         import dlib
 
-        models = _models_dir()
         self._dlib: Any = dlib
-        self._shape = dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat"))
-        self._net = dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat"))
+        self._shape = dlib.shape_predictor(str(model_path("dlib_shape5")))
+        self._net = dlib.face_recognition_model_v1(str(model_path("dlib_face_resnet")))
         self.padding = padding
         self.jitters = jitters
 
@@ -52,17 +50,6 @@ class FaceEmbedder:
         chips = self._dlib.get_face_chips(img, shapes, size=150, padding=self.padding)
         vectors = self._net.compute_face_descriptor(chips, self.jitters)
         return np.asarray([np.asarray(v, np.float32) for v in vectors], np.float32)
-
-
-def _models_dir() -> Path:
-    """Find the model files without importing ``face_recognition_models``: its ``__init__`` needs
-    ``pkg_resources``, which setuptools >= 81 no longer ships."""
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(
-            "face_recognition_models is not installed (pip install face_recognition_models)"
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
 def distance(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> float:

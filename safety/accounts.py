@@ -42,11 +42,15 @@ def create_user(
     creator_id: str | None = None,
     password: str | None = None,
     actor: str = "system",
+    age_band: str | None = None,
 ) -> User:
+    """``age_band`` is the platform's fact about a creator (set by whoever creates the account)."""
     if role not in ROLES:
         raise AccountError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
     if role == "rights_holder" and not organisation_id:
         raise AccountError("a rights_holder belongs to one organisation (organisation_id)")
+    if age_band not in (None, "teen", "adult"):
+        raise AccountError(f"unknown age band {age_band!r}; teen or adult")
     if organisation_id and session.get(Organisation, organisation_id) is None:
         raise AccountError(f"no organisation {organisation_id!r}")
     if session.scalar(select(User).where(User.name == name)) is not None:
@@ -60,6 +64,9 @@ def create_user(
         password_hash=hash_password(password) if password else None,
         blur_sensitive=True,
         disabled=False,
+        age_band=age_band if role == "creator" else None,
+        age_band_set_by=actor if age_band and role == "creator" else None,
+        age_band_set_at=utcnow() if age_band and role == "creator" else None,
     )
     session.add(user)
     audit(

@@ -6,7 +6,7 @@ Nothing here is a secret yet; later keys (signing, API) must have no default out
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     session_timeout_ms: int = 6000
     commit_every: int = 1
     max_attempts: int = 3  # unexpected errors per event before it goes to the DLQ
+    # A fetch that cannot be decoded (codec missing, corrupt batch): attempts at one position, then
+    # "dead_letter" (record the raw batch in the DLQ and move on) or "fail" (stop, exit 3).
+    fetch_max_attempts: int = Field(default=5, ge=1)
+    unreadable_fetch: Literal["dead_letter", "fail"] = "dead_letter"
     topic_partitions: int = 4
 
     sample_fps: float = 2.0
@@ -77,6 +81,12 @@ class Settings(BaseSettings):
     reconcile_interval_s: float = 0.25
     # How often each process's registry views (likeness index, rights terms) poll for a new version.
     registry_poll_s: float = 1.0
+    # Uploads (issue 14): images over this many megapixels are refused from their header, decodes
+    # share one memory budget per API process, and each key has this many uploads in flight at most.
+    upload_max_megapixels: float = Field(default=12.0, gt=0.0, le=40.0)
+    upload_decode_budget_mb: int = Field(default=192, ge=16)
+    upload_decode_wait_s: float = Field(default=20.0, ge=0.0)
+    api_uploads_per_key: int = Field(default=2, ge=1)
     api_publish_jobs: bool = True  # the API process publishes moderator approvals in the background
     publish_job_claim_s: float = Field(default=90.0, ge=1)  # a dead runner's job is taken over after
 

@@ -148,6 +148,9 @@ class DeadLetter(_Event):
     source_topic: str
     source_partition: int
     source_offset: int
+    # Set when a whole batch that could not be decoded was skipped: its last offset (source_offset
+    # is its first) and value_b64 holds the raw batch as fetched.
+    source_last_offset: int | None = None
     key_b64: str | None
     value_b64: str  # the value, cut to the event size limit when it was larger (see value_bytes)
     value_bytes: int | None = None

@@ -7,6 +7,7 @@ media rejections have no (or partial) signals and are counted as skipped, never 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -54,8 +55,13 @@ def _context(row: DecisionRow, video: Video) -> dict[str, Any]:
 
 
 def replay(
-    db: Database, policy: LoadedPolicy, since: datetime, until: datetime | None = None
+    db: Database,
+    policy: LoadedPolicy,
+    since: datetime,
+    until: datetime | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> ReplayReport:
+    """Re-decide stored signals; ``on_progress(done, total)`` is called per decision (CLI bar)."""
     engine = PolicyEngine(policy)
     wanted = referenced_signals(policy)
     report = ReplayReport(policy.version)
@@ -70,7 +76,9 @@ def replay(
         latest: dict[str, tuple[DecisionRow, Video]] = {}
         for row, video in s.execute(q.order_by(DecisionRow.created_at)):
             latest[row.video_id] = (row, video)
-    for row, video in latest.values():
+    for done, (row, video) in enumerate(latest.values(), 1):
+        if on_progress is not None:
+            on_progress(done, len(latest))
         if row.failed_stage:
             report.skipped["stage_failed"] += 1
             continue

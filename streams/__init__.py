@@ -1,5 +1,6 @@
 """Kafka topics, the consumer/producer loop, dead letters and the local development broker."""
 
+from streams import fetchguard
 from streams.broker import LocalBroker, free_port, tansu_binary
 from streams.serde import PoisonEvent, parse_event
 from streams.topics import ALL_TOPICS, OUTCOME_TOPICS, ensure_topics
@@ -19,3 +20,7 @@ __all__ = [
     "parse_event",
     "tansu_binary",
 ]
+
+# Every consumer of this package (worker, topic probe, outbox relay, demo) gets an error from poll()
+# instead of kafka-python's endless loop on a batch it cannot decode (see streams/fetchguard.py).
+fetchguard.install()

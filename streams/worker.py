@@ -44,6 +44,8 @@ from safety.logs import video_context
 from safety.outcomes import outbound
 from safety.service import Handled, Moderator
 from safety.store import DecisionRow
+from streams import fetchguard
+from streams.fetch_errors import FetchFailures, UnreadablePolicy
 from streams.metrics import WorkerMetrics
 from streams.serde import MAX_EVENT_BYTES, PoisonEvent, encode, parse_event
 from streams.topics import DEAD_LETTERS, VIDEOS_GENERATED
@@ -66,6 +68,8 @@ class WorkerConfig:
     poll_timeout_ms: int = 500
     max_poll_records: int = 8
     backoff_s: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0)
+    fetch_max_attempts: int = 5  # failed fetches at one position before the policy acts
+    unreadable_fetch: UnreadablePolicy = "dead_letter"  # see streams.fetch_errors
 
 
 @dataclass
@@ -223,6 +227,9 @@ class Worker:
         self._checkpoint_failures = 0
         self._consumer: KafkaConsumer | None = None
         self.metrics = WorkerMetrics()
+        self.fetch_failures = FetchFailures(
+            self.metrics, cfg.fetch_max_attempts, cfg.backoff_s, cfg.unreadable_fetch
+        )
         self._producer: KafkaProducer | None = None
         self._probe = TopicProbe(cfg.bootstrap)
 
@@ -243,7 +250,13 @@ class Worker:
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
 
+    def health(self) -> dict[str, Any]:
+        """What ``/healthz`` serves: ``ok`` unless a partition's fetch keeps failing."""
+        detail = self.fetch_failures.health()
+        return {"status": "degraded" if detail["stalled_partitions"] else "ok", **detail}
+
     def run(self) -> WorkerStats:
+        fetchguard.install()
         self._consumer = make_consumer(self.cfg)
         self._producer = make_producer(self.cfg.bootstrap)
         worker = self
@@ -263,14 +276,26 @@ class Worker:
         idle_since = time.monotonic()
         try:
             while not self._stop.is_set():
+                self._resume_due()
                 try:
                     batch = self._consumer.poll(timeout_ms=self.cfg.poll_timeout_ms)
-                except KafkaError as exc:
+                except Exception as exc:
+                    info = fetchguard.unreadable(exc)
+                    if info is not None:
+                        self._unreadable(info, exc)
+                        idle_since = time.monotonic()
+                        continue
+                    if not isinstance(exc, KafkaError):
+                        raise
                     log.warning("poll failed, retrying: %s: %s", type(exc).__name__, exc)
                     self._stop.wait(self.cfg.backoff_s[-1])
                     continue
+                for tp in batch:
+                    self.fetch_failures.clear(tp)
                 if not batch:
-                    if (
+                    if self.fetch_failures.stalls:
+                        idle_since = time.monotonic()  # a stalled partition is not idle
+                    elif (
                         self.cfg.idle_exit_s is not None
                         and time.monotonic() - idle_since > self.cfg.idle_exit_s
                     ):
@@ -284,6 +309,30 @@ class Worker:
         finally:
             self._close()
         return self.stats
+
+    def _resume_due(self) -> None:
+        assert self._consumer is not None
+        for tp in self.fetch_failures.due():
+            self.fetch_failures.resumed(tp)
+            if tp in self.assigned:
+                self._consumer.resume(tp)
+
+    def _unreadable(self, info: fetchguard.UnreadableFetch, exc: BaseException) -> None:
+        """A fetch that cannot be decoded: pause the partition, or apply the policy when spent."""
+        assert self._consumer is not None
+        tp = info.tp
+        if not self.fetch_failures.failed(info, exc):
+            if tp in self.assigned:
+                self._consumer.pause(tp)
+            return
+        self.fetch_failures.give_up(info, exc)  # raises FetchUnreadableError under "fail"
+        self._dead_letter_batch(info, exc)
+        self._checkpoint.first.setdefault(tp, info.first_offset)
+        self._checkpoint.add(tp, info.last_offset + 1)
+        if tp in self.assigned:
+            self._consumer.seek(tp, info.last_offset + 1)
+            self._consumer.resume(tp)
+        self._checkpoint_or_rewind()
 
     def _close(self) -> None:
         if self._consumer is not None:
@@ -446,6 +495,27 @@ class Worker:
             headers=[("decision_id", handled.row.id.encode()), ("schema", schema.encode())],
         )
         self._checkpoint.pending.append((handled.row.id, future))
+
+    def _dead_letter_batch(self, info: fetchguard.UnreadableFetch, exc: BaseException) -> None:
+        """The raw batch as fetched, with where it sat: nothing is lost when it is skipped."""
+        letter = DeadLetter(
+            error=str(exc)[:4000],
+            error_type=type(exc).__name__,
+            source_topic=info.tp.topic,
+            source_partition=info.tp.partition,
+            source_offset=info.first_offset,
+            source_last_offset=info.last_offset,
+            key_b64=None,
+            value_b64=base64.b64encode(info.batch[:MAX_EVENT_BYTES]).decode(),
+            value_bytes=len(info.batch),
+            value_sha256=hashlib.sha256(info.batch).hexdigest(),
+            attempts=self.cfg.fetch_max_attempts,
+            failed_at=datetime.now(UTC),
+        )
+        key = f"{info.tp.topic}:{info.tp.partition}:{info.first_offset}".encode()
+        future = self._producer_now().send(DEAD_LETTERS, key=key, value=encode(letter))
+        self.stats.dead_lettered += 1
+        self._checkpoint.pending.append(("", future))
 
     def _dead_letter(self, record: Any, exc: BaseException, attempts: int) -> None:
         value = bytes(record.value or b"")

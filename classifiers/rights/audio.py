@@ -1,19 +1,16 @@
 """Reference tracks (music, signature sounds) found in a video's audio with Chromaprint fingerprints.
 
-ffmpeg extracts mono 11,025 Hz audio (Chromaprint's own rate) and ``fpcalc -raw`` turns it into
-32-bit items, one per ~0.124 s, each summarising chroma changes. The same sound keeps most bits
-through re-encoding and mixing; unrelated audio differs in about half. Each reference is slid
+The service's fingerprinter (mono 11,025 Hz audio, Chromaprint's own rate, through ``fpcalc -raw``)
+turns a track into 32-bit items, one per ~0.124 s, each summarising chroma changes. The same sound
+keeps most bits through re-encoding and mixing; unrelated audio differs in about half. Each reference is slid
 along the video's fingerprint; at the offsets where most items nearly agree, the longest run whose
 smoothed bit error rate stays low is the matched time range. The frame pipeline has no audio, so
-this matcher takes a media path: ``AudioMatcher(index).match(path)``.
+this matcher takes a media path: ``AudioMatcher(index, fingerprinter).match(path)``.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
-import subprocess
-import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +25,8 @@ MAX_BER, MIN_SECONDS = 0.3, 3.0
 
 
 class AudioToolMissing(RuntimeError):
-    """fpcalc or ffmpeg is not installed; say how to install it rather than skip silently."""
+    """fpcalc or ffmpeg is not installed; say how to install it rather than skip silently (raised by
+    the service's fingerprinter)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,67 +42,15 @@ class AudioMatch:
     score: float
 
 
-def find_tool(name: str, hint: str) -> str:
-    """The tool's path, or :class:`AudioToolMissing` naming the package that provides it."""
-    path = shutil.which(name)
-    if path is None:
-        raise AudioToolMissing(f"{name} not found: {hint}")
-    return path
+Fingerprinter = Callable[[Path, int], U32]
+"""``(media path, max seconds) -> raw Chromaprint items`` of its first audio stream (empty when it
+has none). The service supplies it (``safety.media.audio.fingerprint``): running ffmpeg and fpcalc
+on hostile files is the service's job, done one hardened way."""
 
 
-def fingerprint(path: str | Path, *, max_seconds: int = 600, ffmpeg: str | None = None) -> U32:
-    """Raw Chromaprint items of the first audio stream of ``path``; empty when it has no audio."""
-    ffmpeg = ffmpeg or find_tool("ffmpeg", "apt-get install -y ffmpeg")
-    fpcalc = find_tool("fpcalc", "apt-get install -y libchromaprint-tools")
-    with tempfile.TemporaryDirectory(prefix="fg-audio-") as tmp:
-        wav = Path(tmp) / "audio.wav"
-        cmd = [
-            ffmpeg,
-            "-nostdin",
-            "-v",
-            "error",
-            "-i",
-            str(path),
-            "-map",
-            "0:a:0?",
-            "-vn",
-            "-ac",
-            "1",
-            "-ar",
-            "11025",
-            "-t",
-            str(max_seconds),
-            "-f",
-            "wav",
-            str(wav),
-        ]
-        proc = subprocess.run(cmd, capture_output=True, timeout=120, check=False)
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"ffmpeg could not extract audio: {proc.stderr.decode(errors='replace')[-300:]}"
-            )
-        if not wav.exists() or wav.stat().st_size <= 44:
-            return np.zeros(0, dtype=np.uint32)
-        out = subprocess.run(
-            [fpcalc, "-raw", "-json", "-length", str(max_seconds), str(wav)],
-            capture_output=True,
-            timeout=120,
-            check=False,
-        )
-        # fpcalc 1.5 exits 3 after "Error decoding audio frame (End of file)" on perfectly good WAV
-        # files while still printing the whole fingerprint: trust the output, not the exit code.
-        try:
-            items = json.loads(out.stdout)["fingerprint"]
-        except (ValueError, KeyError) as exc:
-            if b"empty" in out.stderr.lower() or b"not enough" in out.stderr.lower():
-                return np.zeros(0, dtype=np.uint32)
-            raise RuntimeError(f"fpcalc failed: {out.stderr.decode(errors='replace')[-300:]}") from exc
-    return np.asarray([int(v) & 0xFFFFFFFF for v in items], dtype=np.uint32)
-
-
-def reference_from_file(label: str, path: str | Path) -> AudioReference:
+def reference_from_file(label: str, path: str | Path, fingerprinter: Fingerprinter) -> AudioReference:
     """An :class:`AudioReference` for a rights holder's uploaded track."""
-    return AudioReference(label, tuple(int(v) for v in fingerprint(path)))
+    return AudioReference(label, tuple(int(v) for v in fingerprinter(Path(path), 600)))
 
 
 def _longest_run(ok: npt.NDArray[np.bool_]) -> tuple[int, int]:
@@ -162,16 +108,21 @@ class AudioMatcher:
     """
 
     def __init__(
-        self, references: ReferenceIndex, *, min_seconds: float = MIN_SECONDS, max_seconds: int = 600
+        self,
+        references: ReferenceIndex,
+        fingerprinter: Fingerprinter,
+        *,
+        min_seconds: float = MIN_SECONDS,
+        max_seconds: int = 600,
     ):
-        find_tool("fpcalc", "apt-get install -y libchromaprint-tools")
+        self.fingerprinter = fingerprinter
         self.references = references
         self.min_items = max(8, round(min_seconds / CHROMAPRINT_ITEM_S))
         self.max_seconds = max_seconds
 
     def match(self, path: str | Path) -> list[AudioMatch]:
         """Reference tracks heard in ``path``, best first."""
-        return self.match_fingerprint(fingerprint(path, max_seconds=self.max_seconds))
+        return self.match_fingerprint(self.fingerprinter(Path(path), self.max_seconds))
 
     def match_fingerprint(self, query: U32) -> list[AudioMatch]:
         """The same on an already computed fingerprint."""

@@ -382,17 +382,3 @@ class HashMatcher:
             name = f"{'clip' if kind else 'image'}:{src}"
             out.append(HashMatch(cid, name, d, score, tuple(sorted(frames_hit[key])), coverage))
         return sorted(out, key=lambda m: -m.score)
-
-
-def vpdq_file_hashes(path: str) -> tuple[Words, npt.NDArray[np.float64]]:
-    """Per-second PDQ hashes of a clip file with ``vpdq`` (optional extra), e.g. to register a
-    reference clip from its file; returns hashes and their times. Raises ImportError without vpdq.
-
-    vPDQ hashes the frame at its native size (bit-identical to ``pdqhash.compute`` on it); :func:`pdq`
-    first resizes to 128 px, which moved a test frame by 20 bits (within STRONG): both can share an index.
-    """
-    import vpdq  # type: ignore[import-not-found,import-untyped,unused-ignore]  # optional extra
-
-    feats = vpdq.computeHash(path, seconds_per_hash=1.0)
-    words = np.asarray([np.frombuffer(bytes.fromhex(f.hex), dtype=">u8") for f in feats]).astype(np.uint64)
-    return words, np.asarray([f.timestamp for f in feats], dtype=np.float64)

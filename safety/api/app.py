@@ -22,6 +22,7 @@ from safety.api.routers import (
     auth,
     cameos,
     health,
+    likeness_authority,
     organisations,
     provenance,
     reports,
@@ -31,7 +32,9 @@ from safety.api.routers import (
     videos,
 )
 from safety.api.state import AppState
+from safety.api.uploads import UploadSlots
 from safety.config import Settings
+from safety.media.budget import DecodeBudget, ImageLimits
 from safety.publishing import Publisher
 from safety.store import Database
 
@@ -103,6 +106,11 @@ def create_app(
     )
     app.state.fg = state
     state.extras["metrics"] = metrics = ApiMetrics(state)
+    state.extras["image_limits"] = ImageLimits(
+        max_pixels=int(settings.upload_max_megapixels * 1_000_000),
+        budget=DecodeBudget(settings.upload_decode_budget_mb * 1024 * 1024),
+        wait_s=settings.upload_decode_wait_s,
+    )
     problems.install(app)
     for router in (
         health.router,
@@ -114,6 +122,7 @@ def create_app(
         appeals.router,
         videos.router,
         audit.router,
+        likeness_authority.router,  # before cameos: /v1/cameos/pending is not an owner id
         cameos.router,
         rights.router,
         provenance.router,
@@ -141,6 +150,7 @@ def create_app(
         exempt=lambda path: path.startswith(_UNLIMITED),
         verify=KeyVerifier(partial(_proven_key, database)),
     )
+    app.add_middleware(UploadSlots, per_key=settings.api_uploads_per_key)  # issue 14: uploads in flight
     # Enrolment videos and rights references are uploads: their routes get a larger cap (and
     # validate the media themselves).
     app.add_middleware(

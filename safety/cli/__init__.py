@@ -35,13 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--partitions", type=int, default=4, help="partitions for the topics it creates")
     b.set_defaults(func=commands.broker)
 
-    s = sub.add_parser("scan", help="run the pipeline on one local file, no broker")
+    s = sub.add_parser("scan", help="run the pipeline on a local file or every video in a folder, no broker")
     _common(s)
-    s.add_argument("file", type=Path)
+    s.add_argument("file", type=Path, help="a video, or a folder: one line per video in it")
     s.add_argument("--prompt", default="")
     s.add_argument("--creator-age-band", choices=["adult", "teen"], default="adult")
     s.add_argument("--policy", type=Path)
-    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--json", action="store_true", help="print one JSON object (per line for a folder)")
     s.set_defaults(func=commands.scan)
 
     d = sub.add_parser("demo", help="local broker + SQLite + sample videos, end to end")
@@ -85,12 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     uc.add_argument("--password", help="also allow web login with this password (or FEEDGUARD_NEW_PASSWORD)")
     uc.set_defaults(func=commands.users_create)
 
-    from safety.cli import snapshots, verify
+    from safety.cli import doctor, snapshots, verify
 
     verify.add_parser(sub)
+    doctor.add_parser(sub)
     snapshots.add_parser(sub)
 
-    sc = sub.add_parser("schemas", help="write the event JSON Schemas to a directory")
+    sc = sub.add_parser("schemas", help="write the event JSON Schemas and AsyncAPI document to a directory")
     sc.add_argument("directory", type=Path, nargs="?", default=Path("schemas"))
     sc.set_defaults(func=commands.schemas)
 
@@ -111,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from safety.media import tools
+
+    if argv is None:  # the process's entry point (console script, python -m safety): guard it for life
+        tools.install_guard()  # media tools run only the hardened way (tests calling main([...]) are not)
     args = build_parser().parse_args(argv)
     code: int = args.func(args)
     return code

@@ -66,12 +66,14 @@ def worker(args: argparse.Namespace) -> int:
                 commit_every=settings.commit_every,
                 max_attempts=settings.max_attempts,
                 idle_exit_s=args.idle_exit,
+                fetch_max_attempts=settings.fetch_max_attempts,
+                unreadable_fetch=settings.unreadable_fetch,
             ),
             runtime.moderator,
         )
         w.install_signal_handlers()
         if args.metrics_port:
-            w.metrics.serve(args.metrics_port)
+            w.metrics.serve(args.metrics_port, health=w.health)
         log.info(
             "worker %s consuming from %s as group %s (policy %s)",
             runtime.moderator.worker_id,
@@ -79,7 +81,13 @@ def worker(args: argparse.Namespace) -> int:
             settings.group_id,
             runtime.pipeline.policy_version,
         )
-        stats = w.run()
+        from safety.composition import FetchUnreadableError
+
+        try:
+            stats = w.run()
+        except FetchUnreadableError as exc:  # FEEDGUARD_UNREADABLE_FETCH=fail
+            log.critical("worker stopped: %s", exc)
+            return 3
         log.info("worker stopped: %s", stats)
     finally:
         if reconciler is not None:
@@ -116,6 +124,10 @@ def scan(args: argparse.Namespace) -> int:
     path: Path = args.file
     if not path.exists():
         return _fail(f"{path}: no such file")
+    if path.is_dir():
+        from safety.cli.scan import scan_dir
+
+        return scan_dir(args, settings_from, DryRunPublisher())
     settings = settings_from(args, policy_file=args.policy, media_roots=[path.resolve().parent])
     db = open_database(settings)  # the cameo registry: likeness is checked against it (read-only)
     try:
@@ -221,7 +233,16 @@ def policy_replay(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     db = Database(settings_from(args).resolved_database_url)
     db.upgrade()
-    report = replay(db, policy, since, until).as_dict(show=args.show)
+    from safety.cli.progress import Progress
+
+    with Progress(None, "replaying", unit="decision") as bar:
+
+        def tick(done: int, total: int) -> None:
+            if done == 1:
+                bar.set_total(total)
+            bar.update()
+
+        report = replay(db, policy, since, until, on_progress=tick).as_dict(show=args.show)
     db.dispose()
     if args.json:
         print(json.dumps(report))
@@ -258,7 +279,9 @@ def db_current(args: argparse.Namespace) -> int:
 
 
 def schemas(args: argparse.Namespace) -> int:
-    for path in export_schemas(args.directory):
+    from safety.contract import export_asyncapi
+
+    for path in [*export_schemas(args.directory), export_asyncapi(args.directory)]:
         print(path)
     return 0
 

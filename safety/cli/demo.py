@@ -115,14 +115,21 @@ def _collect_outcomes(
         enable_auto_commit=False,
         group_id=None,
     )
+    from safety.cli.progress import Progress
+
     seen: dict[str, tuple[str, dict[str, Any]]] = {}
     deadline = time.monotonic() + timeout_s
+    bar = Progress(len(wanted), "deciding")  # on a terminal only: piped output stays as it was
     try:
         while wanted - seen.keys() and time.monotonic() < deadline:
             for records in consumer.poll(timeout_ms=500).values():
                 for r in records:
-                    seen[r.key.decode()] = (r.topic, json.loads(r.value))
+                    key = r.key.decode()
+                    if key in wanted and key not in seen:
+                        bar.update()
+                    seen[key] = (r.topic, json.loads(r.value))
     finally:
+        bar.close()
         consumer.close()
     return seen
 

@@ -25,7 +25,7 @@ def add_parser(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "verify", help="check a video's C2PA credentials, invisible watermark and provenance record"
     )
-    p.add_argument("file", type=Path)
+    p.add_argument("file", type=Path, nargs="+", help="one or more files (several: one line each)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--database-url", help="where provenance records live (default: the configured database)")
     p.add_argument("--data-dir", type=Path, help="data directory (default dev trust anchors live in keys/)")
@@ -121,15 +121,25 @@ def _print_human(report: VerifyReport) -> None:
     print(f"verdict:     {verdict}")
 
 
+def _status(report: VerifyReport) -> int:
+    if report.provenance_established:
+        return 0
+    return 1 if report.c2pa_state == "Invalid" else 3
+
+
 def run(args: argparse.Namespace) -> int:
     settings = Settings()
     if args.data_dir is not None:
         settings = settings.with_overrides(data_dir=args.data_dir)
-    if not args.file.is_file():
-        print(f"feedguard verify: no such file: {args.file}")
+    files: list[Path] = args.file
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        print(f"feedguard verify: no such file: {', '.join(map(str, missing))}")
         return 2
+    if len(files) > 1:
+        return _run_many(args, settings, files)
     report = _verify(
-        args.file,
+        files[0],
         settings,
         database_url=args.database_url,
         anchors=args.trust_anchors,
@@ -139,6 +149,31 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_dict(), sort_keys=True, default=str))
     else:
         _print_human(report)
-    if report.provenance_established:
-        return 0
-    return 1 if report.c2pa_state == "Invalid" else 3
+    return _status(report)
+
+
+def _run_many(args: argparse.Namespace, settings: Settings, files: list[Path]) -> int:
+    """One line per file (JSON lines with --json); exit 1 if any is invalid, else 3 if any has no
+    provenance, else 0."""
+    from safety.cli.progress import Progress
+
+    worst = 0
+    with Progress(len(files), "verifying", unit="file") as bar:
+        for path in files:
+            report = _verify(
+                path,
+                settings,
+                database_url=args.database_url,
+                anchors=args.trust_anchors,
+                watermark=not args.no_watermark,
+            )
+            status = _status(report)
+            worst = 1 if 1 in (worst, status) else max(worst, status)
+            line = (
+                json.dumps(report.to_dict(), sort_keys=True, default=str)
+                if args.json
+                else (f"{path}: {report.summary()}")
+            )
+            bar.write(line)
+            bar.update()
+    return worst

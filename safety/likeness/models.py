@@ -124,6 +124,36 @@ class LikenessTakedown(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
+class LinkRequest(Base):
+    """A face that matches a protected figure, waiting for an admin (never linked automatically).
+
+    ``kind`` is ``enrolment`` (a refused enrolment: its vectors and requested terms are kept here
+    until decided, then erased if refused) or ``existing_cameo`` (a figure protected after a
+    matching cameo was enrolled). Linking needs who verified the person's identity, and how.
+    """
+
+    __tablename__ = "likeness_link_requests"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # enrolment | existing_cameo
+    owner_id: Mapped[str] = mapped_column(String(128), index=True)
+    owner_user_id: Mapped[str | None] = mapped_column(String(64))
+    cameo_id: Mapped[str | None] = mapped_column(String(40))  # existing_cameo, or the result
+    matches: Mapped[list[Any]] = mapped_column(JsonType)  # [{protected_id, similarity}]
+    vectors: Mapped[bytes | None] = mapped_column(LargeBinary)  # k x 128 float32 (enrolment)
+    quality: Mapped[list[Any]] = mapped_column(JsonType, default=list)
+    enrolment: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)  # quality figures only
+    terms: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)  # permission, approved, limits
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    requested_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    verified_by: Mapped[str | None] = mapped_column(String(200))
+    verification: Mapped[str | None] = mapped_column(String(1000))
+    note: Mapped[str | None] = mapped_column(String(1000))
+
+
 class RegistryVersion(Base):
     """A single row; ``version`` grows on every registry change (workers poll it)."""
 

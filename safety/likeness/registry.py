@@ -6,7 +6,7 @@ reconciler takes down what they no longer cover, including videos decided on a s
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,17 @@ from safety.likeness.vectors import (
 from safety.registry.versions import LIKENESS, bump, record_change
 from safety.store.audit import audit
 from safety.store.models import utcnow
+
+
+class ProtectedMatch(Exception):
+    """The face matches protected figures not linked to this owner: never linked automatically.
+
+    ``matches`` are ``(protected id, similarity)``; the caller queues a link request for an admin.
+    """
+
+    def __init__(self, matches: list[tuple[str, float]]) -> None:
+        super().__init__("the face matches a protected public figure")
+        self.matches = matches
 
 
 def bump_version(session: Session) -> int:
@@ -70,12 +81,25 @@ def enrol_cameo(
     approved: Iterable[str] = (),
     limits: Mapping[str, Any] | None = None,
     thresholds: MatchThresholds = DEFAULT_THRESHOLDS,
+    verified_protected: Collection[str] = (),
 ) -> Cameo:
-    """Create the owner's cameo, or replace the face of an existing (or deleted) one."""
+    """Create the owner's cameo, or replace the face of an existing (or deleted) one.
+
+    Raises :class:`ProtectedMatch` when the face matches a protected figure that is not already
+    linked to this owner's cameo and not in ``verified_protected`` (an admin's verified request):
+    a creator's enrolment must never decide who may depict a public figure.
+    """
     if permission not in PERMISSIONS:
         raise ConsentError("unknown-permission", f"permission must be one of {list(PERMISSIONS)}")
     cleaned = check_terms(age_band, permission, approved, owner_id)
     cameo = cameo_of(session, owner_id, lock=True)
+    blocked = [
+        (pid, sim)
+        for pid, sim in protected_matches(session, enrolment.vectors, thresholds)
+        if pid not in verified_protected and (cameo is None or _linked_to(session, pid) != cameo.id)
+    ]
+    if blocked:
+        raise ProtectedMatch(blocked)
     action = "cameo.enrolled"
     if cameo is None:
         cameo = Cameo(id=f"cam_{secrets.token_hex(8)}", owner_id=owner_id, created_at=utcnow())
@@ -96,44 +120,34 @@ def enrol_cameo(
     session.flush()
     for vector, quality in zip(enrolment.vectors, enrolment.quality, strict=True):
         session.add(CameoEmbedding(cameo_id=cameo.id, vector=to_bytes(vector[None, :]), quality=quality))
-    linked = _link_protected(session, cameo.id, enrolment.vectors, thresholds, actor)
     audit(
         session, actor, action, "cameo", cameo.id, owner_id=owner_id, age_band=age_band,
-        permission=permission, approved=cleaned, vectors=len(enrolment.vectors), linked_protected=linked,
+        permission=permission, approved=cleaned, vectors=len(enrolment.vectors),
+        verified_protected=sorted(verified_protected),
     )  # fmt: skip
     _changed(session, action, f"cameo:{cameo.id}", actor)
     return cameo
 
 
-def _link_protected(
-    session: Session, cameo_id: str, vectors: F32, thresholds: MatchThresholds, actor: str
-) -> list[str]:
-    """A protected figure who enrols themself (verified recording) now decides their own consent."""
-    linked = []
+def protected_matches(
+    session: Session, vectors: F32, thresholds: MatchThresholds = DEFAULT_THRESHOLDS
+) -> list[tuple[str, float]]:
+    """Active protected figures whose face these vectors match, near-misses included (the
+    uncertain band errs towards asking an admin), best similarity first."""
     rows = session.execute(
-        select(ProtectedLikeness, ProtectedEmbedding.vector)
-        .join(ProtectedEmbedding, ProtectedEmbedding.protected_id == ProtectedLikeness.id)
-        .where(ProtectedLikeness.status == "active", ProtectedLikeness.cameo_id.is_(None))
+        select(ProtectedEmbedding.protected_id, ProtectedEmbedding.vector)
+        .join(ProtectedLikeness, ProtectedEmbedding.protected_id == ProtectedLikeness.id)
+        .where(ProtectedLikeness.status == "active")
     ).all()
-    best: dict[str, tuple[ProtectedLikeness, float]] = {}
-    for person, blob in rows:
-        sim = float(np.max(vectors @ from_bytes(blob).T))
-        if sim > best.get(person.id, (person, -1.0))[1]:
-            best[person.id] = (person, sim)
-    for person, sim in best.values():
-        if thresholds.is_match(sim):
-            person.cameo_id = cameo_id
-            linked.append(person.id)
-            audit(
-                session,
-                actor,
-                "cameo.protected_linked",
-                "protected",
-                person.id,
-                cameo_id=cameo_id,
-                similarity=sim,
-            )
-    return linked
+    best: dict[str, float] = {}
+    for pid, blob in rows:
+        best[pid] = max(best.get(pid, -1.0), float(np.max(vectors @ from_bytes(blob).T)))
+    floor = thresholds.threshold - thresholds.margin
+    return sorted(((p, round(s, 5)) for p, s in best.items() if s >= floor), key=lambda m: -m[1])
+
+
+def _linked_to(session: Session, protected_id: str) -> str | None:
+    return session.scalar(select(ProtectedLikeness.cameo_id).where(ProtectedLikeness.id == protected_id))
 
 
 def update_terms(
@@ -206,7 +220,8 @@ def add_protected(
     actor: str,
     thresholds: MatchThresholds = DEFAULT_THRESHOLDS,
 ) -> ProtectedLikeness:
-    """Block a public figure's face; linked at once if they already enrolled a matching cameo."""
+    """Block a public figure's face. Never linked to a cameo here, even one that matches: each
+    matching cameo becomes a link request for an admin (``authority.queue_existing_cameos``)."""
     person = ProtectedLikeness(
         id=f"pl_{secrets.token_hex(8)}",
         name=name,
@@ -219,17 +234,9 @@ def add_protected(
     session.flush()
     for vector in enrolment.vectors:
         session.add(ProtectedEmbedding(protected_id=person.id, vector=to_bytes(vector[None, :])))
-    for cameo_id, blob in session.execute(
-        select(CameoEmbedding.cameo_id, CameoEmbedding.vector)
-        .join(Cameo, Cameo.id == CameoEmbedding.cameo_id)
-        .where(Cameo.status != "deleted")
-    ):
-        if thresholds.is_match(float(np.max(enrolment.vectors @ from_bytes(blob).T))):
-            person.cameo_id = cameo_id
-            break
     audit(
         session, actor, "cameo.protected_added", "protected", person.id,
-        name=name, vectors=len(enrolment.vectors), cameo_id=person.cameo_id,
+        name=name, vectors=len(enrolment.vectors),
     )  # fmt: skip
     _changed(session, "protected.added", f"protected:{person.id}", actor)
     return person

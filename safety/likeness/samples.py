@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import math
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from safety.media.frames import FFMPEG
+from safety.media import tools
 
 U8 = npt.NDArray[np.uint8]
 
@@ -126,13 +125,16 @@ def head_turn(n: int, *, amplitude: float = 1.0, seed: int = 0) -> list[Pose]:
 def write_video(path: Path, frames: Sequence[U8], fps: int = 8, crf: int = 23) -> Path:
     """RGB frames -> H.264 MP4 through ffmpeg's stdin (no temporary images)."""
     h, w = frames[0].shape[:2]
-    cmd = [
-        FFMPEG, "-v", "error", "-nostdin", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
-        "-r", str(fps), "-i", "pipe:0", "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf),
-        "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(path),
-    ]  # fmt: skip
+    cmd = tools.ffmpeg(
+        "-v", "error", "-y",
+        *tools.pipe_input("rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(fps)),
+        "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf),
+        "-pix_fmt", "yuv420p", "-movflags", "+faststart", tools.output(path),
+    )  # fmt: skip
     data = b"".join(np.ascontiguousarray(f, np.uint8).tobytes() for f in frames)
-    subprocess.run(cmd, input=data, check=True, capture_output=True, timeout=120)
+    proc = tools.run(cmd, input=data, timeout_s=120)
+    if proc.returncode != 0:
+        raise RuntimeError(f"ffmpeg failed: {proc.stderr.decode(errors='replace')[-300:]}")
     return path
 
 

@@ -13,7 +13,6 @@ import logging
 import math
 import queue
 import re
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -23,13 +22,12 @@ import numpy as np
 
 from classifiers.base import Frame, FrameBatch
 from classifiers.sessions import perf_disabled, prefetcher, worker_threads
+from safety.media import tools
 from safety.media.errors import MediaRejected, MediaUnavailable
 from safety.media.limits import MediaLimits
 from safety.media.probe import MAX_PIXELS_EXCEEDED, VideoInfo, ffmpeg_input_args
 
-__all__ = ["FFMPEG", "decoder_threads", "frame_size", "sample_frames"]
-
-FFMPEG = "ffmpeg"
+__all__ = ["decoder_threads", "frame_size", "sample_frames"]
 
 log = logging.getLogger(__name__)
 
@@ -166,10 +164,7 @@ def _command(
     # checksum=0: showinfo would otherwise hash and take statistics of every kept full-size frame.
     showinfo = "showinfo" if perf_disabled("sample_lean") else "showinfo=checksum=0"
     graph = f"select='{expr}',{showinfo},scale={width}:{height}"
-    return [
-        FFMPEG,
-        "-hide_banner",
-        "-nostdin",
+    return tools.ffmpeg(
         "-nostats",
         # showinfo logs at info level, so "-v error" would hide the timestamps we need.
         "-loglevel",
@@ -192,7 +187,7 @@ def _command(
         "-vsync",
         "vfr",
         "pipe:1",
-    ]
+    )
 
 
 class _StderrReader(threading.Thread):
@@ -255,7 +250,7 @@ def _run(
     frame_bytes = width * height * 3
     started = time.monotonic()
     early = _Prefetch(on_frames) if on_frames is not None else None
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = tools.popen(cmd, stdout=tools.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
     stdout = cast(io.BufferedIOBase, proc.stdout)
     reader = _StderrReader(proc.stderr)

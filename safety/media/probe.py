@@ -12,17 +12,16 @@ import json
 import math
 import os
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from safety.media import tools
 from safety.media.errors import MediaRejected, MediaUnavailable
 from safety.media.limits import MediaLimits, format_bytes
 
 __all__ = [
     "ALLOWED_DEMUXERS",
-    "FFPROBE",
     "IMAGE_CODECS",
     "MAX_PIXELS_EXCEEDED",
     "VideoInfo",
@@ -30,12 +29,7 @@ __all__ = [
     "probe",
 ]
 
-FFPROBE = "ffprobe"
-
-ALLOWED_DEMUXERS = (
-    *("mov", "mp4", "m4a", "3gp", "3g2", "mj2"),  # one demuxer: MP4/QuickTime family
-    *("matroska", "webm", "avi", "mpegts", "flv", "ogg", "gif"),
-)
+ALLOWED_DEMUXERS = tools.VIDEO_DEMUXERS
 """Container formats we accept; anything else (images, text, playlists) is not a video to us."""
 
 IMAGE_CODECS = frozenset({"png", "mjpeg", "jpeg2000", "bmp", "tiff", "webp", "gif", "apng", "jpegls", "qoi"})
@@ -48,23 +42,8 @@ _PICTURE_SIZE = re.compile(r"Picture size (\d+)x(\d+) exceeds")
 
 
 def ffmpeg_input_args(path: Path, *, max_pixels: int | None = None) -> list[str]:
-    """Input options shared by ffprobe and ffmpeg: only local files, only video containers.
-
-    ``file:`` forces the file protocol, so a name like ``concat:...`` or ``-x.mp4`` is a name.
-    ``max_pixels`` makes the decoders refuse any frame with more pixels *before* allocating it:
-    the container's header is only a claim, and a tiny file can hold a frame of hundreds of
-    megapixels (a PNG of one colour compresses 1000:1) after a small first frame.
-    """
-    limit = ["-max_pixels", str(max_pixels)] if max_pixels is not None else []
-    return [
-        "-protocol_whitelist",
-        "file",
-        "-format_whitelist",
-        ",".join(ALLOWED_DEMUXERS),
-        *limit,
-        "-i",
-        "file:" + os.fspath(path.absolute()),
-    ]
+    """Input options shared by ffprobe and ffmpeg for a video: see :func:`tools.file_input`."""
+    return tools.file_input(path, tools.VIDEO_DEMUXERS, max_pixels=max_pixels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,13 +181,11 @@ def _run_ffprobe(path: Path, limits: MediaLimits) -> tuple[dict[str, Any], tuple
     to allocate it and the size reads as 0x0, which must not look like damage.
     """
     timeout_s = limits.probe_timeout_s
-    cmd = [FFPROBE, "-v", "error", "-print_format", "json", "-show_format", "-show_streams"]
+    cmd = tools.ffprobe("-v", "error", "-print_format", "json", "-show_format", "-show_streams")
     cmd += ffmpeg_input_args(path, max_pixels=limits.max_pixels)
     try:
-        proc = subprocess.run(
-            cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s, check=False
-        )
-    except subprocess.TimeoutExpired:
+        proc = tools.run(cmd, timeout_s=timeout_s)
+    except tools.TimeoutExpired:
         raise MediaUnavailable("media.timeout", f"ffprobe took longer than {timeout_s:g} s") from None
     stderr = proc.stderr.decode("utf-8", "replace")
     refused: tuple[int, int] | None = None

@@ -10,13 +10,12 @@ from __future__ import annotations
 import functools
 import random
 import re
-import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from safety.media.frames import FFMPEG
-from safety.media.probe import FFPROBE, ffmpeg_input_args
+from safety.media import tools
+from safety.media.probe import ffmpeg_input_args
 
 __all__ = [
     "SOURCES",
@@ -52,9 +51,9 @@ def make_video(
     ``text`` is burned in as a caption when drawtext works with the default font, and silently
     skipped otherwise (minimal ffmpeg builds have no fontconfig).
     """
-    cmd = [*_ffmpeg_base(), "-f", "lavfi", "-i", _source_spec(source, width, height, fps)]
+    cmd = [*_ffmpeg_base(), *tools.lavfi_input(_source_spec(source, width, height, fps))]
     if with_audio:
-        cmd += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100"]
+        cmd += tools.lavfi_input("sine=frequency=440:sample_rate=44100")
     with tempfile.TemporaryDirectory(prefix="fg-sample-") as tmp:
         caption = _caption_filter(text, height, Path(tmp)) if text else None
         if caption is not None:
@@ -62,7 +61,7 @@ def make_video(
         cmd += ["-t", f"{duration_s:g}", "-map", "0:v"]
         if with_audio:
             cmd += ["-map", "1:a", "-c:a", "aac", "-b:a", "64k", "-shortest"]
-        cmd += [*_H264, str(path)]
+        cmd += [*_H264, tools.output(path)]
         _run(cmd)
     return path
 
@@ -84,11 +83,11 @@ def make_scene_cut_video(
         raise ValueError("make_scene_cut_video needs at least one source")
     cmd = _ffmpeg_base()
     for source in sources:
-        cmd += ["-f", "lavfi", "-t", f"{segment_s:g}", "-i", _source_spec(source, width, height, fps)]
+        cmd += tools.lavfi_input(_source_spec(source, width, height, fps), "-t", f"{segment_s:g}")
     labels = "".join(f"[v{i}]" for i in range(len(sources)))
     graph = "".join(f"[{i}:v]format=yuv420p,setsar=1[v{i}];" for i in range(len(sources)))
     graph += f"{labels}concat=n={len(sources)}:v=1:a=0[out]"
-    cmd += ["-filter_complex", graph, "-map", "[out]", *_H264, str(path)]
+    cmd += ["-filter_complex", graph, "-map", "[out]", *_H264, tools.output(path)]
     _run(cmd)
     return path
 
@@ -96,8 +95,8 @@ def make_scene_cut_video(
 def make_audio_only(path: Path, duration_s: float = 2.0) -> Path:
     """AAC audio with no video track (container from the suffix: ``.m4a`` or ``.mp4``)."""
     sine = f"sine=frequency=440:sample_rate=44100:duration={duration_s:g}"
-    cmd = [*_ffmpeg_base(), "-f", "lavfi", "-i", sine]
-    cmd += ["-vn", "-c:a", "aac", "-b:a", "64k", "-movflags", "+faststart", str(path)]
+    cmd = [*_ffmpeg_base(), *tools.lavfi_input(sine)]
+    cmd += ["-vn", "-c:a", "aac", "-b:a", "64k", "-movflags", "+faststart", tools.output(path)]
     _run(cmd)
     return path
 
@@ -131,22 +130,18 @@ def make_not_video(path: Path) -> Path:
 def drawtext_available() -> bool:
     """Whether this ffmpeg has drawtext *and* can render with its default font (checked once)."""
     try:
-        listing = subprocess.run(
-            [FFMPEG, "-hide_banner", "-filters"], capture_output=True, timeout=_TIMEOUT_S, check=False
-        )
+        listing = tools.run(tools.ffmpeg("-filters"), timeout_s=_TIMEOUT_S)
         if re.search(rb"^\s*\S+\s+drawtext\s", listing.stdout, re.MULTILINE) is None:
             return False
-        render = subprocess.run(
+        render = tools.run(
             [
                 *_ffmpeg_base(),
-                *("-f", "lavfi", "-i", "color=c=black:s=64x36:d=0.1"),
+                *tools.lavfi_input("color=c=black:s=64x36:d=0.1"),
                 *("-vf", "drawtext=text=ok:fontcolor=white", "-frames:v", "1", "-f", "null", "-"),
             ],
-            capture_output=True,
-            timeout=_TIMEOUT_S,
-            check=False,
+            timeout_s=_TIMEOUT_S,
         )
-    except (OSError, subprocess.TimeoutExpired):
+    except (OSError, tools.TimeoutExpired):
         return False
     return render.returncode == 0
 
@@ -181,28 +176,26 @@ def _garble(data: bytearray, start: int, length: int, rng: random.Random) -> Non
 
 
 def _probe_fails(path: Path) -> bool:
-    cmd = [FFPROBE, "-v", "error", "-select_streams", "V", "-show_entries", "stream=codec_type"]
+    cmd = tools.ffprobe("-v", "error", "-select_streams", "V", "-show_entries", "stream=codec_type")
     cmd += ["-of", "csv=p=0", *ffmpeg_input_args(path)]
-    proc = subprocess.run(cmd, capture_output=True, timeout=_TIMEOUT_S, check=False)
+    proc = tools.run(cmd, timeout_s=_TIMEOUT_S)
     return proc.returncode != 0 or b"video" not in proc.stdout
 
 
 def _decode_fails(path: Path) -> bool:
     cmd = [*_ffmpeg_base(), "-xerror", *ffmpeg_input_args(path), "-f", "null", "-"]
-    proc = subprocess.run(cmd, capture_output=True, timeout=_TIMEOUT_S, check=False)
+    proc = tools.run(cmd, timeout_s=_TIMEOUT_S)
     return proc.returncode != 0
 
 
 def _ffmpeg_base() -> list[str]:
-    return [FFMPEG, "-hide_banner", "-nostdin", "-v", "error", "-y"]
+    return tools.ffmpeg("-v", "error", "-y")
 
 
 def _run(cmd: list[str]) -> None:
     try:
-        proc = subprocess.run(
-            cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=_TIMEOUT_S, check=False
-        )
-    except subprocess.TimeoutExpired as exc:
+        proc = tools.run(cmd, timeout_s=_TIMEOUT_S)
+    except tools.TimeoutExpired as exc:
         raise RuntimeError(f"ffmpeg timed out after {_TIMEOUT_S:g} s: {' '.join(cmd)}") from exc
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.decode("utf-8", "replace").strip().splitlines()[-15:])
@@ -228,14 +221,13 @@ def make_face_video(
         *_ffmpeg_base(),
         "-loop",
         "1",
-        "-i",
-        str(image),
+        *tools.file_input(image, tools.IMAGE_DEMUXERS),
         "-vf",
         f"{zoom},{pad}",
         "-t",
         f"{duration_s:g}",
         *_H264,
-        str(path),
+        tools.output(path),
     ]
     _run(cmd)
     return path

@@ -20,7 +20,6 @@ import fcntl
 import json
 import math
 import os
-import subprocess
 import tempfile
 import threading
 import time
@@ -34,14 +33,17 @@ from typing import IO
 import numpy as np
 
 from classifiers.sessions import perf_disabled, worker_threads
+from safety.media import tools
 from safety.media.errors import MediaRejected
 from safety.media.probe import VideoInfo, ffmpeg_input_args
-from safety.provenance.watermark import U8, Embedder, LumaAccumulator
+from safety.provenance.watermark import U8, LumaAccumulator
+from safety.provenance.watermark import Embedder as EmbedderV1
+from safety.provenance.watermark2 import Embedder as EmbedderV2
+
+Embedder = EmbedderV1 | EmbedderV2
 
 __all__ = ["EncodeError", "EncodeStats", "SourceFormat", "encode_final", "mean_luma", "probe_source"]
 
-FFMPEG = "ffmpeg"
-FFPROBE = "ffprobe"
 _MP4_AUDIO = frozenset({"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"})
 _PIPE_BYTES = 1 << 20
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
@@ -88,11 +90,11 @@ class EncodeStats:
 
 def probe_source(path: Path, timeout_s: float = 60.0) -> SourceFormat:
     """Display size (after rotation, rounded down to even), frame rate and audio codec."""
-    cmd = [FFPROBE, "-v", "error", "-print_format", "json", "-show_streams", "-show_format"]
+    cmd = tools.ffprobe("-v", "error", "-print_format", "json", "-show_streams", "-show_format")
     cmd += ffmpeg_input_args(path)
     try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
-    except subprocess.TimeoutExpired:
+        proc = tools.run(cmd, timeout_s=timeout_s)
+    except tools.TimeoutExpired:
         raise EncodeError(f"ffprobe took longer than {timeout_s:g} s") from None
     if proc.returncode != 0:
         raise EncodeError(f"ffprobe failed: {proc.stderr.decode('utf-8', 'replace')[-500:]}")
@@ -136,10 +138,7 @@ def _rate(video: dict[str, object]) -> Fraction:
 
 def _decoder(path: Path, fmt: SourceFormat, extra_filters: str = "") -> list[str]:
     graph = f"scale={fmt.width}:{fmt.height},format=yuv420p{extra_filters}"
-    return [
-        FFMPEG,
-        "-hide_banner",
-        "-nostdin",
+    return tools.ffmpeg(
         "-v",
         "error",
         *_threads(),
@@ -160,28 +159,17 @@ def _decoder(path: Path, fmt: SourceFormat, extra_filters: str = "") -> list[str
         "-pix_fmt",
         "yuv420p",
         "pipe:1",
-    ]
+    )
 
 
 def _encoder(source: Path, dest: Path, fmt: SourceFormat, crf: int, preset: str, vf: str | None) -> list[str]:
-    cmd = [
-        FFMPEG,
-        "-hide_banner",
-        "-nostdin",
+    cmd = tools.ffmpeg(
         "-v",
         "error",
         "-y",
-        "-f",
-        "rawvideo",
-        "-pix_fmt",
-        "yuv420p",
-        "-s",
-        f"{fmt.width}x{fmt.height}",
-        "-framerate",
-        str(fmt.rate),
-        "-i",
-        "pipe:0",
-    ]
+        *tools.pipe_input("rawvideo", "-pix_fmt", "yuv420p", "-s", f"{fmt.width}x{fmt.height}",
+                          "-framerate", str(fmt.rate)),
+    )  # fmt: skip
     if fmt.audio_codec is not None:
         cmd += [*ffmpeg_input_args(source), "-map", "0:v", "-map", "1:a:0"]
         cmd += ["-c:a", "copy"] if fmt.audio_codec in _MP4_AUDIO else ["-c:a", "aac", "-b:a", "128k"]
@@ -212,12 +200,7 @@ class _Proc:
     """A subprocess whose stderr is drained into a short tail (a full pipe would stall ffmpeg)."""
 
     def __init__(self, cmd: list[str], *, stdin: int | None = None, stdout: int | None = None) -> None:
-        self.proc = subprocess.Popen(
-            cmd,
-            stdin=stdin if stdin is not None else subprocess.DEVNULL,
-            stdout=stdout,
-            stderr=subprocess.PIPE,
-        )
+        self.proc = tools.popen(cmd, stdin=stdin, stdout=stdout)
         self.tail: deque[str] = deque(maxlen=12)
         assert self.proc.stderr is not None
         stderr = self.proc.stderr
@@ -286,12 +269,12 @@ def _single_process(
     """One ffmpeg: decode (upright, even size, constant rate from 0 s), add the mark, badge, x264."""
     rate = str(fmt.rate)
     threads = _threads()
-    cmd = [FFMPEG, "-hide_banner", "-nostdin", "-nostats", "-v", "error", "-y", *threads]
+    cmd = tools.ffmpeg("-nostats", "-v", "error", "-y", *threads)
     cmd += ffmpeg_input_args(source)
     graph = f"[0:V:0]scale={fmt.width}:{fmt.height},format=yuv420p,setpts=PTS-STARTPTS,fps={rate}"
     if grain is not None:
-        cmd += ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{fmt.width}x{fmt.height}"]
-        cmd += ["-i", "file:" + os.fspath(grain)]
+        size = f"{fmt.width}x{fmt.height}"
+        cmd += tools.raw_file_input(grain, "rawvideo", "-pix_fmt", "yuv420p", "-s", size)
         graph += (
             f"[m];[1:v]loop=loop=-1:size=1,setpts=N/({rate}*TB)[g];[m][g]blend=all_mode=grainmerge:shortest=1"
         )
@@ -340,9 +323,9 @@ def encode_final(
     fails or times out and :class:`~safety.media.MediaRejected` when the source is truncated.
     """
     piped = perf_disabled("ffmpeg_watermark")  # the two-process form, for before/after benchmarks
-    if isinstance(mark, Embedder) and (piped or not mark.grain_exact):
+    if isinstance(mark, EmbedderV1 | EmbedderV2) and (piped or not mark.grain_exact):
         mark = mark.apply
-    if isinstance(mark, Embedder) or (mark is None and not piped):
+    if isinstance(mark, EmbedderV1 | EmbedderV2) or (mark is None and not piped):
         stats = _encode_single(source, dest, fmt, mark, crf, preset, vf, timeout_s)
     else:
         stats = _encode_piped(source, dest, fmt, mark, crf, preset, vf, timeout_s)
@@ -366,7 +349,7 @@ def _encode_single(
         if mark is not None:
             grain = Path(tmp) / "grain.yuv"
             grain.write_bytes(mark.grain_frame())
-        proc = _Proc(_single_process(source, dest, fmt, grain, crf, preset, vf), stdout=subprocess.PIPE)
+        proc = _Proc(_single_process(source, dest, fmt, grain, crf, preset, vf), stdout=tools.PIPE)
         assert proc.proc.stdout is not None
         frames = 0
         with _deadline([proc], timeout_s) as fired:
@@ -397,8 +380,8 @@ def _encode_piped(
 ) -> EncodeStats:
     """The two-process form: ffmpeg decodes to a pipe, Python calls ``mark`` per frame, ffmpeg encodes."""
     started = time.monotonic()
-    dec = _Proc(_decoder(source, fmt), stdout=subprocess.PIPE)
-    enc = _Proc(_encoder(source, dest, fmt, crf, preset, vf), stdin=subprocess.PIPE)
+    dec = _Proc(_decoder(source, fmt), stdout=tools.PIPE)
+    enc = _Proc(_encoder(source, dest, fmt, crf, preset, vf), stdin=tools.PIPE)
     assert dec.proc.stdout is not None and enc.proc.stdin is not None
     frames, mark_s = 0, 0.0
     y_size = fmt.width * fmt.height
@@ -438,7 +421,7 @@ def mean_luma(path: Path, max_frames: int = 240, timeout_s: float = 300.0) -> tu
     cmd[cmd.index("-fps_mode") + 1] = "passthrough"
     del cmd[cmd.index("-r") : cmd.index("-r") + 2]
     acc = LumaAccumulator()
-    dec = _Proc(cmd, stdout=subprocess.PIPE)
+    dec = _Proc(cmd, stdout=tools.PIPE)
     assert dec.proc.stdout is not None
     y_size = fmt.width * fmt.height
     with _deadline([dec], timeout_s) as fired:

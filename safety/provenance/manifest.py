@@ -19,7 +19,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from safety.provenance.watermark import ALGORITHM as WATERMARK_ALGORITHM
+from safety.provenance.watermark import ALGORITHM as WATERMARK_ALGORITHM_V1
+from safety.provenance.watermark2 import ALGORITHM as WATERMARK_ALGORITHM
 from safety.publishing import PublishRequest
 
 __all__ = [
@@ -152,7 +153,7 @@ def _assertion(manifest: dict[str, Any], label: str) -> Any:
 def soft_binding_id(manifest: dict[str, Any]) -> str | None:
     """The watermark id a manifest declares in its soft-binding assertion, if ours."""
     data = _assertion(manifest, SOFT_BINDING_LABEL)
-    if not isinstance(data, dict) or data.get("alg") != WATERMARK_ALGORITHM:
+    if not isinstance(data, dict) or data.get("alg") not in (WATERMARK_ALGORITHM, WATERMARK_ALGORITHM_V1):
         return None
     for block in data.get("blocks") or []:
         try:

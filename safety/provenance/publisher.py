@@ -28,7 +28,8 @@ from safety.provenance.manifest import Parent, build_manifest, summarize
 from safety.provenance.models import ProvenanceRecord
 from safety.provenance.signing import ProvenanceSigner, reader_context
 from safety.provenance.store import ProvenanceStore
-from safety.provenance.watermark import Embedder, watermark_id_for
+from safety.provenance.watermark import watermark_id_for
+from safety.provenance.watermark2 import Embedder
 from safety.publishing import CopyPublisher, PublishedAsset, PublishRequest
 from safety.store.db import Database
 from safety.store.models import utcnow
@@ -87,7 +88,7 @@ class ProvenancePublisher:
         if not self.config.enabled:
             return self._fallback.publish(request)
         video_id = request.event.video_id
-        watermark_id = watermark_id_for(request.decision_id)
+        watermark_id = watermark_id_for(request.decision_id, self.config.watermark_key_bytes)
         key = f"videos/{video_id}/{request.decision_id}.mp4"
         reused = self._already_published(watermark_id)
         if reused is not None:

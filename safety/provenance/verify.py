@@ -20,13 +20,16 @@ from typing import Any, Literal
 import c2pa
 from sqlalchemy.exc import SQLAlchemyError
 
+from safety.provenance import watermark2
 from safety.provenance.encode import EncodeError, mean_luma
 from safety.provenance.manifest import summarize
 from safety.provenance.models import ProvenanceRecord
 from safety.provenance.publisher import file_sha256
 from safety.provenance.signing import reader_context
 from safety.provenance.store import ProvenanceStore
-from safety.provenance.watermark import DEFAULT_KEY, Detection, detect
+from safety.provenance.watermark import ALGORITHM as ALGORITHM_V1
+from safety.provenance.watermark import DEFAULT_KEY, Detection
+from safety.provenance.watermark import detect as detect_v1
 from safety.store.db import Database
 
 __all__ = ["VerifyReport", "WatermarkReport", "verify_file"]
@@ -43,6 +46,7 @@ class WatermarkReport:
     bit_agreement: float = 0.0
     frames: int = 0
     error: str | None = None
+    scheme: str | None = None  # which watermark algorithm matched (scheme 2, or 1 for older videos)
 
 
 @dataclass
@@ -141,8 +145,24 @@ def _watermark(path: Path, max_frames: int, key: bytes) -> WatermarkReport:
         mean, frames = mean_luma(path, max_frames=max_frames)
     except (EncodeError, OSError, ValueError) as exc:
         return WatermarkReport(found=False, error=str(exc)[:500])
-    det: Detection = detect(mean, frames, key=key)
-    return WatermarkReport(det.found, det.watermark_id, det.confidence, det.sync_z, det.bit_agreement, frames)
+    det, scheme = detect_any(mean, frames, key)
+    return WatermarkReport(
+        det.found, det.watermark_id, det.confidence, det.sync_z, det.bit_agreement, frames, scheme=scheme
+    )
+
+
+def detect_any(mean: Any, frames: int, key: bytes) -> tuple[Detection, str | None]:
+    """Scheme 2 (published since issue 16) first, then scheme 1 for videos published before it.
+
+    Each is CRC-checked, so trying both at most doubles the (already ~1e-6) chance of a false id.
+    """
+    det: Detection = watermark2.detect(mean, frames, key=key)
+    if det.found:
+        return det, watermark2.ALGORITHM
+    old = detect_v1(mean, frames, key=key)
+    if old.found:
+        return old, ALGORITHM_V1
+    return det, None
 
 
 def _lookup(db: Database | None, watermark_id: str | None) -> ProvenanceRecord | None:

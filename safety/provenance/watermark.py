@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import zlib
 from dataclasses import dataclass
 
@@ -50,9 +51,13 @@ F32 = npt.NDArray[np.float32]
 U8 = npt.NDArray[np.uint8]
 
 
-def watermark_id_for(decision_id: str) -> str:
-    """A deterministic 64-bit id (16 hex digits) per decision, so a retried publish is identical."""
-    return hashlib.sha256(DEFAULT_KEY + b":" + decision_id.encode()).hexdigest()[:16]
+def watermark_id_for(decision_id: str, key: bytes = DEFAULT_KEY) -> str:
+    """A deterministic 64-bit id (16 hex digits) per decision, so a retried publish is identical.
+
+    HMAC-SHA256 keyed with the configured watermark secret: without it nobody can compute the id
+    of a decision (or of a video whose decision id leaks) and look its record up or forge a mark.
+    """
+    return hmac.new(key, b"watermark-id:" + decision_id.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 # ----------------------------------------------------------------------------- payload coding

@@ -1,17 +1,18 @@
 """Rights holders' reference uploads: validate, strip every byte of metadata, normalise.
 
 Images are sniffed by content (PNG, JPEG, WebP; the declared type is not trusted), their header
-dimensions checked *before* decoding (a decompression bomb is refused unread), EXIF orientation
-applied, and the pixels re-encoded as a fresh PNG: EXIF, XMP, ICC, GPS and text chunks do not
-survive. Clips are probed within limits, sampled for the index, and re-muxed with
-``-map_metadata -1``. Audio is fingerprinted and kept only as a metadata-free FLAC.
+dimensions checked against a megapixel limit *before* decoding (a decompression bomb is refused
+unread), the decode's memory reserved from the process's budget (``safety.media.budget``; JPEGs
+decode at a reduced scale), EXIF orientation applied, and the pixels re-encoded as a fresh PNG:
+EXIF, XMP, ICC, GPS and text chunks do not survive. Clips are probed within limits, sampled for
+the index, and re-muxed with ``-map_metadata -1``. Audio is fingerprinted and kept only as a
+metadata-free FLAC. Every ffmpeg call goes through ``safety.media.tools`` (allow-listed demuxers).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import subprocess
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,15 +22,16 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps
 
-from classifiers.rights.audio import fingerprint
-from safety.media import MediaLimits, MediaRejected, probe, sample_frames
+from safety.media import MediaLimits, MediaRejected, probe, sample_frames, tools
+from safety.media.audio import fingerprint
+from safety.media.budget import DEFAULT_IMAGE_LIMITS, ImageLimits
 
 U8 = npt.NDArray[np.uint8]
 
 IMAGE_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_IMAGE_SIDE = 8192
-MAX_IMAGE_PIXELS = 40_000_000
+MAX_IMAGE_PIXELS = DEFAULT_IMAGE_LIMITS.max_pixels  # 12 MP unless configured (upload_max_megapixels)
 MIN_IMAGE_SIDE = 32
 STORED_MAX_SIDE = 1024  # matching works at <= 512 px; keep some headroom, not the original
 CLIP_LIMITS = MediaLimits(max_bytes=200 * 1024 * 1024, max_duration_s=120.0, max_sampled_frames=64)
@@ -53,8 +55,12 @@ class CleanImage:
     meta: dict[str, Any]
 
 
-def clean_image(data: bytes) -> CleanImage:
-    """Validate an uploaded image and return it re-encoded without metadata."""
+def clean_image(data: bytes, limits: ImageLimits = DEFAULT_IMAGE_LIMITS) -> CleanImage:
+    """Validate an uploaded image and return it re-encoded without metadata.
+
+    Raises :class:`ReferenceRejected` for bad images and :class:`~safety.media.budget.DecodeBusy`
+    when the decode budget stays full (retry later).
+    """
     if len(data) == 0:
         raise ReferenceRejected("reference.empty", "The image is empty")
     if len(data) > MAX_IMAGE_BYTES:
@@ -74,23 +80,40 @@ def clean_image(data: bytes) -> CleanImage:
                 "reference.unsupported_type", f"{img.format or 'unknown'} images are not accepted"
             )
         w, h = img.size
-        if w > MAX_IMAGE_SIDE or h > MAX_IMAGE_SIDE or w * h > MAX_IMAGE_PIXELS:
+        if w > MAX_IMAGE_SIDE or h > MAX_IMAGE_SIDE or w * h > limits.max_pixels:
             raise ReferenceRejected(
-                "reference.too_many_pixels", f"{w}x{h} exceeds {MAX_IMAGE_SIDE} px a side or 40 MP"
+                "reference.too_many_pixels",
+                f"{w}x{h} exceeds {MAX_IMAGE_SIDE} px a side or {limits.max_pixels / 1e6:g} MP",
             )
         if min(w, h) < MIN_IMAGE_SIDE:
             raise ReferenceRejected("reference.too_small", f"{w}x{h}: each side needs {MIN_IMAGE_SIDE} px")
         if getattr(img, "n_frames", 1) > 1:
             raise ReferenceRejected("reference.animated", "Animated images are not accepted; send a clip")
-        try:
-            img.load()
-            img = ImageOps.exif_transpose(img) or img
-        except Exception as exc:
-            raise ReferenceRejected("reference.corrupt", "The image does not decode") from exc
+        if img.format == "JPEG":  # DCT scaling: decode at >= the stored size, not the full size
+            img.draft("RGB", (STORED_MAX_SIDE, STORED_MAX_SIDE))
+        dw, dh = img.size
+        with limits.budget.reserve(_decode_bytes(dw, dh), limits.wait_s):
+            return _finish(img)
+
+
+def _decode_bytes(w: int, h: int) -> int:
+    """Pillow holds colour pixels in 4 bytes; ``_finish`` shrinks before converting, so at most a
+    reduced copy (or, for palette images, one RGBA conversion) comes on top: ~6 bytes a pixel."""
+    return w * h * 6
+
+
+def _finish(img: Image.Image) -> CleanImage:
+    try:
+        img.load()
+        ImageOps.exif_transpose(img, in_place=True)
+    except Exception as exc:
+        raise ReferenceRejected("reference.corrupt", "The image does not decode") from exc
     had_metadata = bool(img.info.get("exif") or img.info.get("xmp") or img.info.get("icc_profile")) or any(
         k in img.info for k in ("XML:com.adobe.xmp", "Description", "Comment", "comment", "parameters")
     )
     mode = "RGBA" if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info else "RGB"
+    if img.mode not in ("P", "1"):  # shrink first: the conversion then copies 1 MP, not the upload
+        img.thumbnail((STORED_MAX_SIDE, STORED_MAX_SIDE), Image.Resampling.LANCZOS)
     img = img.convert(mode)
     img.thumbnail((STORED_MAX_SIDE, STORED_MAX_SIDE), Image.Resampling.LANCZOS)
     # A brand-new image from the pixels alone: nothing of the upload's chunks can ride along.
@@ -127,8 +150,9 @@ def clean_clip(source: Path, workdir: Path) -> CleanClip:
     if not frames:
         raise ReferenceRejected("reference.no_frames", "No frame of the clip decodes")
     out = workdir / "clip.mp4"
-    _ffmpeg(["-i", str(source), "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", "-map_metadata", "-1",
-             "-map_chapters", "-1", "-fflags", "+bitexact", "-movflags", "+faststart", str(out)])  # fmt: skip
+    _ffmpeg([*tools.file_input(source, tools.VIDEO_DEMUXERS), "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy",
+             "-map_metadata", "-1", "-map_chapters", "-1", "-fflags", "+bitexact", "-movflags", "+faststart",
+             tools.output(out)])  # fmt: skip
     meta = {"duration_s": info.duration_s, "width": info.display_width, "height": info.display_height,
             "frames_indexed": len(frames)}  # fmt: skip
     return CleanClip(out, frames, times, _sha256(out), meta)
@@ -143,14 +167,22 @@ class CleanAudio:
 
 
 def clean_audio(source: Path, workdir: Path) -> CleanAudio:
-    """Fingerprint a reference track and keep a metadata-free FLAC of it."""
+    """Fingerprint a reference track and keep a metadata-free FLAC of it.
+
+    The track is read as one local file in an audio container (``tools.AUDIO_DEMUXERS``): a
+    playlist or concat list dressed as ``.mp3`` is refused unread, so it can neither copy another
+    file into the store nor tell whether a path exists.
+    """
     out = workdir / "audio.flac"
     try:
-        _ffmpeg(["-i", str(source), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", "22050", "-t",
-                 str(MAX_AUDIO_SECONDS), "-map_metadata", "-1", "-c:a", "flac", str(out)])  # fmt: skip
+        _ffmpeg([*tools.file_input(source, tools.AUDIO_DEMUXERS), "-map", "0:a:0", "-vn", "-ac", "1",
+                 "-ar", "22050", "-t", str(MAX_AUDIO_SECONDS), "-map_metadata", "-1", "-c:a", "flac",
+                 tools.output(out)])  # fmt: skip
     except ReferenceRejected as exc:
+        if exc.code == "reference.timeout":
+            raise
         raise ReferenceRejected("reference.no_audio", "No audio stream decodes") from exc
-    items = fingerprint(out, max_seconds=MAX_AUDIO_SECONDS)
+    items = fingerprint(out, MAX_AUDIO_SECONDS, demuxers=("flac",))
     if len(items) < 16:
         raise ReferenceRejected("reference.audio_too_short", "The track is too short to fingerprint")
     seconds = len(items) * 4096 / 3 / 11025
@@ -158,13 +190,15 @@ def clean_audio(source: Path, workdir: Path) -> CleanAudio:
 
 
 def _ffmpeg(args: list[str]) -> None:
-    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-y", *args]
+    cmd = tools.ffmpeg("-v", "error", "-y", *args)
     try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=120, check=False)
-    except subprocess.TimeoutExpired as exc:
+        proc = tools.run(cmd, timeout_s=120)
+    except tools.TimeoutExpired as exc:
         raise ReferenceRejected("reference.timeout", "Processing the reference took too long") from exc
-    if proc.returncode != 0:
-        raise ReferenceRejected("reference.corrupt", proc.stderr.decode(errors="replace")[-300:])
+    if proc.returncode != 0:  # ffmpeg's own words are not echoed: they may name other files
+        if b"not on whitelist" in proc.stderr or b"Invalid data found" in proc.stderr:
+            raise ReferenceRejected("reference.unsupported_type", "Not a file in a supported container")
+        raise ReferenceRejected("reference.corrupt", "The file cannot be read as a reference")
 
 
 def _sha256(path: Path) -> str:

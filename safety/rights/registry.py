@@ -27,6 +27,7 @@ from policies.rights import (
     evaluate,
 )
 from safety.assets import AssetStore
+from safety.media.budget import DEFAULT_IMAGE_LIMITS, ImageLimits
 from safety.registry.reconcile import sweep_own
 from safety.registry.versions import RIGHTS, record_change
 from safety.rights.gate import GateResult
@@ -90,13 +91,14 @@ def add_reference(
     label: str,
     actor: str,
     user_id: str,
+    image_limits: ImageLimits = DEFAULT_IMAGE_LIMITS,
 ) -> RightsReference:
     """Validate ``upload``, store its metadata-free form in the asset store, index it (bump)."""
     ref_id = f"ref_{uuid.uuid4().hex[:16]}"
     base = f"rights/{char.organisation_id}/{char.id}/{ref_id}"
     ref = RightsReference(id=ref_id, character_id=char.id, kind=kind, label=label, created_by=user_id)
     if kind == "image":
-        img = clean_image(upload.read_bytes())
+        img = clean_image(upload.read_bytes(), image_limits)
         png = workdir / "ref.png"
         png.write_bytes(img.png)
         ref.asset_key = f"{base}.png"

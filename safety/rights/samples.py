@@ -3,13 +3,12 @@ and H.264 videos of a scene it walks through (or a plain scene without it), draw
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
 
 from classifiers.rights.synthetic import CARTOONS, background, draw_character, paste
-from safety.media.frames import FFMPEG
+from safety.media import tools
 from safety.rights.media import png_bytes
 
 WIDTH, HEIGHT, FPS = 640, 360, 24
@@ -33,10 +32,10 @@ def character_video(
         spec = next(c for c in CARTOONS if c.name == name)
         char = draw_character(spec, 320)
     frames = max(1, int(duration_s * FPS))
-    cmd = [FFMPEG, "-hide_banner", "-nostdin", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
-           "-s", f"{WIDTH}x{HEIGHT}", "-r", str(FPS), "-i", "-", "-c:v", "libx264", "-preset", "veryfast",
-           "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(path)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    raw = tools.pipe_input("rawvideo", "-pix_fmt", "rgb24", "-s", f"{WIDTH}x{HEIGHT}", "-r", str(FPS))
+    cmd = tools.ffmpeg("-v", "error", "-y", *raw, "-c:v", "libx264", "-preset", "veryfast",
+                       "-pix_fmt", "yuv420p", "-movflags", "+faststart", tools.output(path))  # fmt: skip
+    proc = tools.popen(cmd, stdin=tools.PIPE)
     assert proc.stdin is not None
     try:
         for i in range(frames):

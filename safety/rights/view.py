@@ -36,6 +36,8 @@ from classifiers.rights import (
 from classifiers.rights.audio import AudioToolMissing
 from classifiers.text_embed import SentenceEmbedder
 from policies.rights import CharacterTerms
+from safety.media.audio import check_tools as check_audio_tools
+from safety.media.audio import fingerprint as audio_fingerprint
 from safety.registry.versions import RIGHTS, bump, head
 from safety.registry.view import RegistryView
 from safety.rights.media import read_png
@@ -225,7 +227,8 @@ def build_rights_detector(
     view.start()
     characters = build_character_detector(view.index, embedder=embedder)
     try:
-        audio: AudioMatcher | None = AudioMatcher(view.index)
+        check_audio_tools()
+        audio: AudioMatcher | None = AudioMatcher(view.index, audio_fingerprint)
     except AudioToolMissing:
         log.warning("fpcalc missing: reference audio is not matched (apt-get install libchromaprint-tools)")
         audio = None

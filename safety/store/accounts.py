@@ -37,6 +37,11 @@ class User(Base):
     blur_sensitive: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    # The platform's fact about the person (teen | adult), set by the platform role or an admin:
+    # never by the creator. Unknown (None) counts as teen wherever it matters.
+    age_band: Mapped[str | None] = mapped_column(String(16))
+    age_band_set_by: Mapped[str | None] = mapped_column(String(128))
+    age_band_set_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class ApiKey(Base):

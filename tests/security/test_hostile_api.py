@@ -209,7 +209,7 @@ def _multipart_chunks(file_bytes: int) -> Iterator[bytes]:
 
 def test_request_bodies_over_the_limit_get_413(small_api: Api) -> None:
     platform = small_api.client(small_api.user("platform"))
-    creator = small_api.client(small_api.user("creator", creator_id="c-1"))
+    creator = small_api.client(small_api.user("creator", creator_id="c-1", age_band="adult"))
     big = {"video_id": "v", "reporter_id": "r", "reason": "spam", "note": "x" * 5000}
     responses = {
         "declared json": platform.post("/v1/reports", json=big),

@@ -135,7 +135,7 @@ CONTENT_CASES = [
 
 
 def test_recordings_are_validated_by_type_and_content(cameo_api: Api, media: dict[str, Path]) -> None:
-    creator = cameo_api.client(cameo_api.user("creator", creator_id="cam-owner"))
+    creator = cameo_api.client(cameo_api.user("creator", creator_id="cam-owner", age_band="adult"))
     wrong = {}
     for clip, kind, status, problem in CONTENT_CASES:
         r = creator.post("/v1/cameos", files=_upload(media[clip], kind), data={"age_band": "adult"})
@@ -149,7 +149,7 @@ def test_recordings_are_validated_by_type_and_content(cameo_api: Api, media: dic
 
 
 def test_empty_and_oversized_recordings(cameo_api: Api, media: dict[str, Path]) -> None:
-    creator = cameo_api.client(cameo_api.user("creator", creator_id="cam-owner"))
+    creator = cameo_api.client(cameo_api.user("creator", creator_id="cam-owner", age_band="adult"))
     empty = creator.post(
         "/v1/cameos", files={"file": ("e.mp4", b"", "video/mp4")}, data={"age_band": "adult"}
     )
@@ -163,7 +163,7 @@ def test_empty_and_oversized_recordings(cameo_api: Api, media: dict[str, Path]) 
 
 
 def test_an_accepted_recording_leaves_only_vectors(cameo_api: Api, media: dict[str, Path]) -> None:
-    creator = cameo_api.client(cameo_api.user("creator", creator_id="cam-owner"))
+    creator = cameo_api.client(cameo_api.user("creator", creator_id="cam-owner", age_band="adult"))
     hostile_name = "../../../../tmp/feedguard-pwned.mp4"
     r = creator.post(  # (type parameters are ignored: the type is what counts)
         "/v1/cameos",

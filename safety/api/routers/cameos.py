@@ -24,14 +24,14 @@ from safety.accounts import Principal
 from safety.api.deps import AdminUser, SessionDep, StateDep, require
 from safety.api.problems import PROBLEM_RESPONSES, Problem
 from safety.api.state import AppState
-from safety.likeness import registry
+from safety.likeness import authority, registry
 from safety.likeness.consent import ConsentError, check_terms
 from safety.likeness.enrol import Enrolment, EnrolmentError, enrol_from_video
 from safety.likeness.models import Cameo, CameoEmbedding, ProtectedLikeness
 from safety.likeness.reconcile import LikenessChecker
 from safety.media import MediaRejected, MediaUnavailable, resolve_uri
 from safety.registry.reconcile import sweep_own
-from safety.store import Video
+from safety.store import User, Video
 
 router = APIRouter(prefix="/v1/cameos", tags=["cameos"], responses=PROBLEM_RESPONSES)
 
@@ -210,17 +210,27 @@ def _enrol(state: AppState, path: Path, *, liveness: bool) -> Enrolment:
 
 
 def _age_band(session: SessionDep, owner_id: str, declared: str | None, who: Principal) -> str:
-    """The platform's word when it calls; for creators, any sign of a teen (declared or from their
-    videos) wins, since a teen mistaken for an adult would lose protections."""
-    seen = session.scalars(select(Video.creator_age_band).where(Video.creator_id == owner_id)).all()
-    if who.role == "platform" or who.role == "admin":
-        if declared is None and not seen:
+    """The owner's age band is the platform's fact: the platform (or an admin) may state it when it
+    enrols someone; a creator gets what the platform set on their account (unknown counts as
+    teen) and may only ever narrow it, never claim to be an adult."""
+    if who.role in ("platform", "admin"):
+        if declared is not None:
+            return declared
+        known = session.scalar(select(User.age_band).where(User.creator_id == owner_id))
+        seen = session.scalars(select(Video.creator_age_band).where(Video.creator_id == owner_id)).all()
+        if known is None and not seen:
             raise Problem(422, "age-band-required", "Send the owner's age_band (teen or adult)")
-        return declared or ("teen" if "teen" in seen else "adult")
-    bands = {*seen, *([declared] if declared else [])}
-    if not bands:
-        raise Problem(422, "age-band-required", "Send your age_band (teen or adult)")
-    return "teen" if "teen" in bands else "adult"
+        return str(known) if known else ("teen" if "teen" in seen else "adult")
+    fact = session.scalar(select(User.age_band).where(User.id == who.user_id))
+    band = str(fact) if fact in ("teen", "adult") else "teen"
+    if declared == "adult" and band != "adult":
+        raise Problem(
+            403,
+            "age-band-not-yours",
+            "Your age band is set by the platform",
+            "The platform has not confirmed that you are an adult; you cannot declare it yourself.",
+        )
+    return "teen" if declared == "teen" else band
 
 
 @router.post("", response_model=CameoOut, status_code=201, summary="Enrol (or re-enrol) a cameo")
@@ -249,21 +259,39 @@ def enrol(
         raise _consent_problem(exc) from exc
     with _media(state, file, uri) as path:
         enrolment = _enrol(state, path, liveness=True)
+    limits = {"no_sexual": no_sexual, "no_violent": no_violent, "no_political": no_political}
+    owner_user = who.user_id if who.role == "creator" else None
     try:
         cameo = registry.enrol_cameo(
             session,
             owner_id=owner,
-            owner_user_id=who.user_id if who.role == "creator" else None,
+            owner_user_id=owner_user,
             age_band=band,
             enrolment=enrolment,
             actor=_actor(who),
             permission=permission,
             approved=wanted,
-            limits={"no_sexual": no_sexual, "no_violent": no_violent, "no_political": no_political},
+            limits=limits,
         )
     except ConsentError as exc:
         session.rollback()
         raise _consent_problem(exc) from exc
+    except registry.ProtectedMatch as exc:
+        session.rollback()
+        terms = {"permission": permission, "approved": wanted, "limits": limits, "age_band": band}
+        request = authority.queue_enrolment(
+            session, owner_id=owner, owner_user_id=owner_user, enrolment=enrolment, terms=terms,
+            matches=exc.matches, actor=_actor(who),
+        )  # fmt: skip
+        session.commit()
+        raise Problem(
+            409,
+            "enrol.protected_match",
+            "This face matches a protected public figure",
+            "Nothing was enrolled. The request is queued for an administrator, who links it only "
+            "after verifying your identity outside feedguard.",
+            request_id=request.id,
+        ) from exc
     out = _out(session, cameo)
     session.commit()
     return out
@@ -287,6 +315,7 @@ def add_protected(
     with _media(state, file, uri) as path:
         enrolment = _enrol(state, path, liveness=False)  # public footage: no head-turn needed
     person = registry.add_protected(session, name=name, enrolment=enrolment, actor=_actor(admin))
+    authority.queue_existing_cameos(session, person, actor=_actor(admin))  # never linked automatically
     taken = sweep_own(session, LikenessChecker(), _actor(admin))  # stored face tracks, no decoding
     out = ProtectedChange(protected=_protected_out(person), takedowns=taken)
     session.commit()

@@ -27,6 +27,7 @@ from safety.accounts import Principal
 from safety.api.deps import RightsHolder, SessionDep, StateDep
 from safety.api.problems import PROBLEM_RESPONSES, Problem
 from safety.assets import LocalAssetStore
+from safety.media.budget import DEFAULT_IMAGE_LIMITS, DecodeBusy
 from safety.rights import registry
 from safety.rights.media import ReferenceRejected
 from safety.rights.models import RightsCharacter, RightsReference, RightsRule
@@ -328,9 +329,18 @@ def add_reference(
                 label=label,
                 actor=_actor(who),
                 user_id=who.user_id,
+                image_limits=state.extras.get("image_limits", DEFAULT_IMAGE_LIMITS),
             )
         except ReferenceRejected as exc:
             raise Problem(422, exc.code, "The reference was refused", str(exc)) from exc
+        except DecodeBusy as exc:
+            raise Problem(
+                503,
+                "decode-busy",
+                "Too many images are being processed",
+                str(exc),
+                headers={"Retry-After": "5"},
+            ) from exc
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     session.commit()

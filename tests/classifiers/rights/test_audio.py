@@ -14,6 +14,14 @@ import pytest
 from classifiers.rights.audio import AudioMatcher, reference_from_file
 from classifiers.rights.detector import CONFIDENT, CharacterDetector, audio_signal
 from classifiers.rights.references import Character, ReferenceIndex
+from safety.media import tools
+from safety.media.audio import U32, fingerprint
+
+
+def fp(path: Path, seconds: int) -> U32:
+    """The service's fingerprinter (hardened ffmpeg + fpcalc), for tracks in audio containers."""
+    return fingerprint(path, seconds, demuxers=tools.AUDIO_DEMUXERS)
+
 
 THEME = (440, 660, 550, 880, 330, 495, 740, 392, 587, 440, 784, 523, 659, 349, 698, 466, 932, 415)
 OTHER = tuple(300 + 50 * i for i in range(18))
@@ -62,8 +70,10 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_reference_track_inside_a_clip_is_matched_with_its_time_range(media: dict[str, Path]) -> None:
-    index = ReferenceIndex([Character("sunny", audio=(reference_from_file("theme song", media["theme"]),))])
-    [m] = AudioMatcher(index).match(media["with_theme"])
+    index = ReferenceIndex(
+        [Character("sunny", audio=(reference_from_file("theme song", media["theme"], fp),))]
+    )
+    [m] = AudioMatcher(index, fp).match(media["with_theme"])
     assert m.character_id == "sunny" and m.label == "theme song" and m.score >= CONFIDENT
     assert (
         3.0 <= m.start <= 5.0 and m.end - m.start >= 3.0 and m.bit_error_rate < 0.2
@@ -73,5 +83,7 @@ def test_reference_track_inside_a_clip_is_matched_with_its_time_range(media: dic
 
 
 def test_other_audio_is_not_matched(media: dict[str, Path]) -> None:
-    index = ReferenceIndex([Character("sunny", audio=(reference_from_file("theme song", media["theme"]),))])
-    assert AudioMatcher(index).match(media["without"]) == []
+    index = ReferenceIndex(
+        [Character("sunny", audio=(reference_from_file("theme song", media["theme"], fp),))]
+    )
+    assert AudioMatcher(index, fp).match(media["without"]) == []

@@ -7,7 +7,7 @@ import pytest
 from skimage import data
 
 from classifiers.rights.detector import CONFIDENT, REVIEW
-from classifiers.rights.hashes import STRONG, HashIndex, HashMatcher, MultiIndexHashIndex, pdq
+from classifiers.rights.hashes import STRONG, HashIndex, HashMatcher, MultiIndexHashIndex
 from classifiers.rights.references import Character, ReferenceClip, ReferenceIndex
 from classifiers.rights.synthetic import background, colour_shift, jpeg, overlay_text
 
@@ -71,21 +71,3 @@ def test_index_search_equals_brute_force_and_handles_updates(kind: str) -> None:
         probe = np.packbits(np.unpackbits(words[60:61].view(np.uint8), axis=1) ^ (np.arange(256) < d), axis=1)
         found = dict(zip(*(a.tolist() for a in index.search(probe.view(np.uint64))[1:]), strict=True))
         assert (found.get(60) == d) if d <= 47 else 60 not in found
-
-
-def test_vpdq_hashes_are_pdq_hashes(tmp_path: object) -> None:
-    vpdq = pytest.importorskip("vpdq", reason="optional extra (needs libav* dev packages)")
-    import subprocess
-    from pathlib import Path
-
-    from classifiers.rights.hashes import hamming, vpdq_file_hashes
-
-    path = Path(str(tmp_path)) / "clip.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=10:duration=2",
-                    "-pix_fmt", "yuv420p", str(path)], check=True)  # fmt: skip
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-frames:v", "1", "-f", "rawvideo",
-                          "-pix_fmt", "rgb24", "-"], check=True, capture_output=True).stdout  # fmt: skip
-    first = np.frombuffer(raw, np.uint8).reshape(180, 320, 3).copy()
-    words, times = vpdq_file_hashes(str(path))
-    assert vpdq is not None and len(words) == 2 and times[0] == 0.0
-    assert int(hamming(words[0], pdq(first)[0])) <= STRONG  # pdq() hashes a 128 px copy: still a match

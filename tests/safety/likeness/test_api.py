@@ -21,7 +21,7 @@ def _upload(path: Path, kind: str = "video/mp4") -> dict[str, tuple[str, bytes, 
 
 
 def test_enrolment_over_http_with_clear_errors(cameo_api: Api, faces_media: dict[str, Path]) -> None:
-    alice = cameo_api.client(cameo_api.user("creator", creator_id="alice"))
+    alice = cameo_api.client(cameo_api.user("creator", creator_id="alice", age_band="adult"))
     r = alice.post(
         "/v1/cameos",
         files=_upload(faces_media["enrol_astro"]),
@@ -77,7 +77,7 @@ def test_revocation_and_deletion_take_published_videos_down_once(
     cameo_api_kafka: Api, faces_media: dict[str, Path], publish: Publish, broker: str
 ) -> None:
     api = cameo_api_kafka
-    alice = api.client(api.user("creator", creator_id="alice"))
+    alice = api.client(api.user("creator", creator_id="alice", age_band="adult"))
     r = alice.post(
         "/v1/cameos",
         files=_upload(faces_media["enrol_astro"]),

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from safety.likeness import registry
+import pytest
+
+from safety.likeness import authority, registry
 from safety.likeness.detector import LikenessDetector, LikenessResult
 from safety.likeness.enrol import Enrolment
 from safety.likeness.models import Cameo, ProtectedLikeness
@@ -65,9 +67,17 @@ def test_protected_figures_are_blocked_until_they_enrol_and_consent(
     found = scan("cam", "fan")
     assert set(found) == {"likeness.protected"}
     assert found["likeness.protected"].evidence[0].label == pid
-    cameo_id = enrol("cam", "cameraman", permission="approved", approved=["friend"])
+    with pytest.raises(registry.ProtectedMatch):  # never linked by enrolling alone
+        enrol("cam", "cameraman", permission="approved", approved=["friend"])
+    assert set(scan("cam", "friend")) == {"likeness.protected"}
+    with db.session() as s:  # an admin links it after checking the person's identity
+        terms = {"permission": "approved", "approved": ["friend"], "age_band": "adult"}
+        request = authority.queue_enrolment(s, owner_id="cameraman", owner_user_id=None,
+                                            enrolment=enrolments["cam"], terms=terms,
+                                            matches=[(pid, 0.99)], actor="creator")  # fmt: skip
+        cameo_id = authority.link(s, request, actor="admin", verified_by="v", verification="passport").id
     with db.session() as s:
-        assert s.get(ProtectedLikeness, pid).cameo_id == cameo_id  # linked on enrolment
+        assert s.get(ProtectedLikeness, pid).cameo_id == cameo_id
     assert scan("cam", "friend") == {}
     assert set(scan("cam", "fan")) == {"likeness.no_consent"}
 

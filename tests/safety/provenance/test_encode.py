@@ -10,6 +10,7 @@ import pytest
 
 from safety.media import MediaLimits, MediaRejected, probe
 from safety.provenance import watermark as wm
+from safety.provenance import watermark2 as wm2
 from safety.provenance.encode import SourceFormat, encode_final, probe_source
 
 WID = "0123456789abcdef"
@@ -26,11 +27,13 @@ def streams(path: Path) -> str:
     return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
 
 
-@pytest.mark.parametrize("name", ["card", "fractal"])
-def test_mark_inside_ffmpeg_equals_the_python_mark(clips: dict[str, Path], tmp_path: Path, name: str) -> None:
+@pytest.mark.parametrize(("name", "scheme"), [("card", 1), ("fractal", 1), ("fractal", 2)])
+def test_mark_inside_ffmpeg_equals_the_python_mark(
+    clips: dict[str, Path], tmp_path: Path, name: str, scheme: int
+) -> None:
     """grainmerge with one pattern frame gives bit for bit what Embedder.apply does per frame."""
     fmt = probe_source(clips[name])
-    emb = wm.Embedder(WID, fmt.width, fmt.height, 2.0)
+    emb = (wm.Embedder if scheme == 1 else wm2.Embedder)(WID, fmt.width, fmt.height, 2.0)
     one, two = tmp_path / "ffmpeg.mp4", tmp_path / "python.mp4"
     a = encode_final(clips[name], one, fmt, mark=emb, crf=20, preset="veryfast")
     b = encode_final(clips[name], two, fmt, mark=emb.apply, crf=20, preset="veryfast")

@@ -219,3 +219,21 @@ def test_visible_badge_is_optional_and_keeps_both_marks(
     report = verify_file(asset_path(asset.uri), anchors, db)
     assert report.c2pa_state == "Trusted"
     assert report.watermark is not None and report.watermark.watermark_id == asset.watermark_id
+
+
+def test_published_watermark_id_is_keyed_with_the_configured_secret(
+    db: Database, tmp_path: Path, make_request: MakeRequest, clips: dict[str, Path]
+) -> None:
+    """With FEEDGUARD_PROVENANCE__WATERMARK_KEY set, the id cannot be computed from the decision id."""
+    config = ProvenanceConfig(watermark_key="production-secret")  # type: ignore[arg-type]
+    pub = ProvenancePublisher(LocalAssetStore(tmp_path / "assets"), db, config, data_dir=tmp_path / "data")
+    try:
+        req = make_request(clips["card"], "vid-keyed")
+        asset = pub.publish(req)
+    finally:
+        pub.close()
+    assert asset.watermark_id == watermark_id_for(req.decision_id, b"production-secret")
+    assert asset.watermark_id != watermark_id_for(req.decision_id), "public-key id must not match"
+    report = verify_file(asset_path(asset.uri), None, db, watermark_key=b"production-secret")
+    assert report.watermark is not None and report.watermark.watermark_id == asset.watermark_id
+    assert report.record is not None and report.record["video_id"] == "vid-keyed"

@@ -66,7 +66,7 @@ def marked(clips: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> 
     out: dict[str, tuple[Path, Path]] = {}
     for name, clip in clips.items():
         fmt = probe_source(clip)
-        emb = wm.Embedder(WID, fmt.width, fmt.height, cfg.watermark_strength)
+        emb = wm.Embedder(WID, fmt.width, fmt.height, 2.0)  # scheme 1 at its published strength
         pair = (root / f"{name}-wm.mp4", root / f"{name}-plain.mp4")
         encode_final(clip, pair[0], fmt, mark=emb, crf=cfg.crf, preset=cfg.preset)
         encode_final(clip, pair[1], fmt, mark=None, crf=cfg.crf, preset=cfg.preset)

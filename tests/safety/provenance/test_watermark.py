@@ -9,7 +9,7 @@ import pytest
 from safety.provenance import watermark as wm
 from safety.provenance.config import ProvenanceConfig
 
-STRENGTH = ProvenanceConfig().watermark_strength
+STRENGTH = 2.0  # scheme 1 strength (ProvenanceConfig now sets scheme 2's)
 WID = "0123456789abcdef"
 
 
@@ -37,6 +37,19 @@ def test_watermark_id_is_a_deterministic_64_bit_value() -> None:
     a, b = wm.watermark_id_for("decision-1"), wm.watermark_id_for("decision-2")
     assert a == wm.watermark_id_for("decision-1") and a != b
     assert len(a) == 16 and int(a, 16) >= 0
+
+
+def test_watermark_id_is_keyed_with_the_configured_secret() -> None:
+    """Security issue 14: ids were derived with the public key even when a secret was configured."""
+    import hashlib
+    import hmac
+
+    key = ProvenanceConfig(watermark_key="s3cret").watermark_key_bytes  # type: ignore[arg-type]
+    keyed = wm.watermark_id_for("decision-1", key)
+    assert keyed != wm.watermark_id_for("decision-1"), "the public default key must not give the same id"
+    assert keyed != hashlib.sha256(wm.DEFAULT_KEY + b":decision-1").hexdigest()[:16]
+    assert keyed == hmac.new(b"s3cret", b"watermark-id:decision-1", hashlib.sha256).hexdigest()[:16]
+    assert wm.watermark_id_for("decision-1", b"other") != keyed
 
 
 def test_payload_survives_noise_and_random_input_never_decodes() -> None:
