@@ -12,6 +12,8 @@ _LEET = str.maketrans(
 _SPACED = re.compile(r"\b(?:\w[\s.\-_*]){2,}\w\b")
 _SEPARATORS = re.compile(r"[\s.\-_*]")
 _WS = re.compile(r"\s+")
+# Ages written as "14yo", "9yrs", "13y" are digits, not leetspeak ("14yo" became "iayo": age screens missed).
+_AGE = re.compile(r"\d{1,2}(?:yo|yr|yrs|y)")
 
 
 def _join_spaced(match: re.Match[str]) -> str:
@@ -29,7 +31,11 @@ def normalize(text: str) -> str:
     text = text.replace("\u200b", "").replace("\u200c", "").replace("\u200d", "").replace("\ufeff", "")
     text = text.lower()
     # Leet digits only inside words: "4 apples" stays, "h4te" becomes "hate".
-    text = re.sub(r"\w*[a-z]\w*|\w*\d[a-z]\w*", lambda m: m.group(0).translate(_LEET), text)
+    text = re.sub(
+        r"\w*[a-z]\w*|\w*\d[a-z]\w*",
+        lambda m: m.group(0) if _AGE.fullmatch(m.group(0)) else m.group(0).translate(_LEET),
+        text,
+    )
     text = re.sub(r"(?<=[a-z])[@$!](?=[a-z])", lambda m: m.group(0).translate(_LEET), text)
     text = _SPACED.sub(_join_spaced, text)
     return _WS.sub(" ", text).strip()

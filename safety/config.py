@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     login_failures_per_minute: int = 10
     api_docs: bool = True  # /docs: Swagger UI from the installed package (set false to turn it off)
     lease_ttl_s: int = 300
+    # Moderator wellness: graphic (or sexual) items one moderator may decide per UTC day; further ones
+    # are left for others (0 = no cap). Counted per decision; see safety/review/learning.py.
+    moderator_daily_exposure_cap: int = 0
     api_relay_outbox: bool = True
     # Every worker and API process runs the registry reconciler (safety.registry.reconcile) at
     # this interval; 0 turns it off in this process (README "Consistency").

@@ -8,7 +8,13 @@ Steps (deterministic: fixed seed, single-threaded solvers, sorted inputs):
    pick each category's recommended threshold (best F1) for policies that want an operating point;
 4. export the sklearn head with skl2onnx, check it against sklearn, and report TEST metrics
    (TEST is never used for any choice above).
-Run: ``python scripts/train_prompt_classifier.py`` (needs scikit-learn, skl2onnx, scipy; ~1 min).
+Since issue 17 the TRAIN split also holds the feed captions' TRAIN seeds and CALIB their VAL seeds
+(``benchmarks/feed_prompts``, split by seed and decoration family; their EVAL seeds are never read here),
+so the head sees real feed style (slang, emoji, many languages, everyday violent/medical/drug words).
+Besides the best-F1 threshold, each category gets **operating points**: the lowest threshold whose
+precision on CALIB reaches 0.80 / 0.90 / 0.95 (with its recall and a Wilson lower bound); the
+policy's comments cite these.
+Run: ``python scripts/train_prompt_classifier.py`` (needs scikit-learn, skl2onnx, scipy; ~2 min).
 """
 
 from __future__ import annotations
@@ -39,6 +45,9 @@ from classifiers.text_embed import SentenceEmbedder, file_sha256  # noqa: E402
 from classifiers.text_tricks import normalize_prompt  # noqa: E402
 
 DATA = ROOT / "classifiers" / "data" / "prompts.jsonl"
+FEED = ROOT / "benchmarks" / "feed_prompts" / "feed_prompts.jsonl"
+TARGET_PRECISIONS = (0.8, 0.9, 0.95)
+FEED_WEIGHT = 2
 MODELS = ROOT / "classifiers" / "models"
 C_GRID = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 THRESHOLD_GRID = tuple(round(t, 2) for t in np.arange(0.1, 0.91, 0.05))
@@ -56,6 +65,43 @@ Array = npt.NDArray[Any]
 def load_rows(path: Path = DATA) -> list[dict[str, Any]]:
     with path.open(encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
+
+
+def load_feed(path: Path = FEED) -> list[dict[str, Any]]:
+    """Feed captions' TRAIN seeds as train rows and VAL seeds as calib rows; EVAL is never loaded."""
+    rename = {"train": "train", "val": "calib"}
+    out = []
+    for r in load_rows(path):
+        if r["split"] in rename:
+            out.append({**r, "split": rename[r["split"]], "kind": f"feed:{r['style']}"})
+    return out
+
+
+def wilson_lower(k: int, n: int, z: float = 1.96) -> float:
+    if n == 0:
+        return 0.0
+    p = k / n
+    centre = p + z * z / (2 * n)
+    margin = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return float((centre - margin) / (1 + z * z / n))
+
+
+def operating_points(y: Array, p: Array) -> dict[str, dict[str, float]]:
+    """Lowest threshold (0.01 grid) whose CALIB precision reaches each target, with recall there."""
+    out: dict[str, dict[str, float]] = {}
+    for target in TARGET_PRECISIONS:
+        for t in np.arange(0.05, 0.991, 0.01):
+            pred = p >= t
+            tp, fp = int((pred & (y == 1)).sum()), int((pred & (y == 0)).sum())
+            if tp and tp / (tp + fp) >= target:
+                out[f"p{int(target * 100)}"] = {
+                    "threshold": round(float(t), 2),
+                    "precision": round(tp / (tp + fp), 4),
+                    "precision_lower95": round(wilson_lower(tp, tp + fp), 4),
+                    "recall": round(tp / max(1, int(y.sum())), 4),
+                }
+                break
+    return out
 
 
 def label_matrix(rows: list[dict[str, Any]]) -> Array:
@@ -143,7 +189,7 @@ def ece(y: Array, p: Array, bins: int = 10) -> float:
 
 def main() -> None:
     np.random.seed(0)
-    rows = load_rows()
+    rows = load_rows() + load_feed()
     texts = [normalize_prompt(r["text"]) for r in rows]
     embedder = SentenceEmbedder(threads=2, batch_size=64)
     x = embedder.embed(texts)
@@ -151,9 +197,14 @@ def main() -> None:
     split = np.array([r["split"] for r in rows])
     tr, ca, te = (split == "train"), (split == "calib"), (split == "test")
     groups = [r["group"] for r in rows]
+    feed = np.array([str(r.get("kind", "")).startswith("feed") for r in rows])
 
     best_c, cv = choose_c(x[tr], y[tr], [g for g, keep in zip(groups, tr, strict=True) if keep])
-    head = make_head(best_c).fit(x[tr], y[tr])
+    # Feed captions count FEED_WEIGHT times: they are the style the head meets in production.
+    fit_idx = np.concatenate(
+        [np.flatnonzero(tr)] + [np.flatnonzero(tr & feed)] * (FEED_WEIGHT - 1)
+    )
+    head = make_head(best_c).fit(x[fit_idx], y[fit_idx])
 
     def raw(m: Array) -> Array:
         return np.asarray(head.predict_proba(x[m]), dtype=np.float64)
@@ -177,6 +228,7 @@ def main() -> None:
 
     p_calib = calibrated(ca)
     thresholds = {c: best_threshold(y[ca, j], p_calib[:, j]) for j, c in enumerate(CATEGORIES)}
+    points = {c: operating_points(y[ca, j], p_calib[:, j]) for j, c in enumerate(CATEGORIES)}
     cut = np.array([thresholds[c] for c in CATEGORIES])
     metrics: dict[str, dict[str, Any]] = {}
     for name, m in (("calib", ca), ("test", te)):
@@ -196,6 +248,7 @@ def main() -> None:
         "format": 1,
         "labels": list(CATEGORIES),
         "thresholds": thresholds,
+        "operating_points": {"on": "calib (incl. feed VAL seeds)", "points": points},
         "calibration": {"method": "platt", "fit_on": "calib", "input": "logit(raw)", "params": calibration},
         "head": {
             "kind": "OneVsRest(LogisticRegression)",
@@ -209,8 +262,9 @@ def main() -> None:
             "normalizer": "text_tricks.normalize_prompt",
         },
         "dataset": {
-            "path": "classifiers/data/prompts.jsonl",
+            "path": "classifiers/data/prompts.jsonl + benchmarks/feed_prompts/feed_prompts.jsonl (train/val)",
             "sha256": hashlib.sha256(DATA.read_bytes()).hexdigest(),
+            "feed_sha256": hashlib.sha256(FEED.read_bytes()).hexdigest(),
             "rows": len(rows),
             "train": int(tr.sum()),
             "calib": int(ca.sum()),
@@ -235,6 +289,8 @@ def main() -> None:
                 f"  {cat:16s} t={t:.2f} P {m['precision']:.3f} R {m['recall']:.3f} "
                 f"F1 {m['f1']:.3f} n={m['support']}"
             )
+    for cat, pts in points.items():
+        print(f"  {cat:16s} " + "  ".join(f"{k}: t={v['threshold']} R={v['recall']}" for k, v in pts.items()))
 
 
 if __name__ == "__main__":

@@ -18,8 +18,9 @@ from safety.api.sessions import password_login
 from safety.credentials import parse_key_id
 from safety.logins import end_session
 from safety.review.evidence import build_evidence
+from safety.review.learning import exposure, item_kinds, over_cap
 from safety.review.queue import QueueFilter, counts, list_items, priority_level
-from safety.store import Appeal, ReviewItem
+from safety.store import Appeal, DecisionRow, ReviewItem
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -58,6 +59,12 @@ def _principal(request: Request, session: SessionDep) -> Principal:
         raise _Login
     session.commit()
     return who
+
+
+def _wellness(session: SessionDep, state: StateDep, who: Principal) -> dict[str, Any]:
+    """Today's graphic/sexual exposure of the signed-in moderator and the configured daily cap."""
+    cap = state.settings.moderator_daily_exposure_cap
+    return {"exposure": exposure(session, who.user_id), "exposure_cap": cap}
 
 
 def _page(request: Request, name: str, who: Principal | None, **ctx: Any) -> HTMLResponse:
@@ -124,6 +131,7 @@ def logout(request: Request, session: SessionDep) -> Response:
 def queue(
     request: Request,
     session: SessionDep,
+    state: StateDep,
     kind: str | None = None,
     priority: str | None = None,
     age_band: str | None = None,
@@ -155,6 +163,7 @@ def queue(
         counts=counts(session),
         f=f,
         level=priority_level,
+        **_wellness(session, state, who),
     )
 
 
@@ -197,6 +206,13 @@ def item_page(item_id: str, request: Request, session: SessionDep, state: StateD
         reject_codes=REJECT_CODES,
         remove_codes=REMOVE_CODES,
         blur=evidence["sensitive"] and who.blur_sensitive,
+        capped=over_cap(
+            session,
+            who.user_id,
+            item_kinds(item, session.get(DecisionRow, item.decision_id) if item.decision_id else None),
+            state.settings.moderator_daily_exposure_cap,
+        ),
+        **_wellness(session, state, who),
     )
 
 

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from safety.cli import commands
+from safety.cli import calibrate, commands
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -108,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--show", type=int, default=20, help="how many changed videos to list")
     rp.add_argument("--json", action="store_true")
     rp.set_defaults(func=commands.policy_replay)
+    calibrate.add_parser(sub, _common)
     return parser
 
 

@@ -13,6 +13,7 @@ from policies import Audience
 from safety.accounts import Principal
 from safety.events import VideoRejected, VideoTakedown
 from safety.outbox import enqueue
+from safety.review import learning
 from safety.review.publish_jobs import ApprovalError, queue_publish
 from safety.review.queue import LeaseError, holds_lease
 from safety.store import Appeal, DecisionRow, ReviewAction, ReviewItem, Video
@@ -135,6 +136,7 @@ def decide(session: Session, item_id: str, who: Principal, inp: ActionInput) -> 
             appeal.status = "upheld" if inp.action == "uphold" else "overturned"
             appeal.decided_at = now
     session.add(action)
+    learning.on_decision(session, item, action, decision)  # label + exposure (issue 17)
     audit(
         session,
         f"user:{who.user_id}",

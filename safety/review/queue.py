@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Text, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from safety.store import ReviewItem
+from safety.store import DecisionRow, ReviewItem
 from safety.store.models import utcnow
 
 LEVELS = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
@@ -108,9 +108,23 @@ class LeaseError(Exception):
         self.reason = reason
 
 
-def claim(session: Session, item_id: str, moderator_id: str, ttl: timedelta) -> ReviewItem:
+def claim(
+    session: Session, item_id: str, moderator_id: str, ttl: timedelta, exposure_cap: int | None = None
+) -> ReviewItem:
     """Lease an item to one moderator. One conditional UPDATE: under any number of concurrent
-    claimers exactly one wins (row lock on PostgreSQL, database lock on SQLite)."""
+    claimers exactly one wins (row lock on PostgreSQL, database lock on SQLite).
+
+    With ``exposure_cap``, a moderator who already decided that many graphic (or sexual) items today
+    cannot claim another such item: it stays in the queue for someone else (``exposure_cap`` error).
+    """
+    from safety.review.learning import item_kinds, over_cap  # learning imports the store, not this module
+
+    if exposure_cap:
+        current = session.get(ReviewItem, item_id)
+        if current is not None and current.lease_owner != moderator_id:
+            decision = session.get(DecisionRow, current.decision_id) if current.decision_id else None
+            if over_cap(session, moderator_id, item_kinds(current, decision), exposure_cap):
+                raise LeaseError("exposure_cap")
     now = utcnow()
     result = session.execute(
         update(ReviewItem)

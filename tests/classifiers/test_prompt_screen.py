@@ -73,6 +73,12 @@ def test_normalize() -> None:
     assert normalize("k1ll") == "kill"
 
 
+def test_normalize_keeps_written_ages() -> None:
+    """Regression (issue 17): "14yo" was read as leetspeak ("iayo"), so age patterns never saw it."""
+    assert normalize("a 14yo girl, 9yrs old") == "a 14yo girl, 9yrs old"
+    assert normalize("h4te 13y") == "hate 13y"
+
+
 def test_registry_resolves_names_and_refs() -> None:
     assert DEFAULT_REGISTRY.resolve("prompt_screen") is PromptScreen
     assert DEFAULT_REGISTRY.resolve("classifiers.prompt_screen:PromptScreen") is PromptScreen

@@ -23,15 +23,15 @@ def teen(**signals: float) -> Facts:
 def test_no_signals_publishes_to_everyone(engine: PolicyEngine) -> None:
     d = engine.decide(adult())
     assert (d.outcome, d.audience, d.trace) == (Outcome.PUBLISH, Audience.EVERYONE, [])
-    assert d.policy_version == "feedguard-default@2.0.0"
+    assert d.policy_version == "feedguard-default@3.0.0"
 
 
 def test_violence_is_rated_13_plus_with_the_rule_and_value_recorded(engine: PolicyEngine) -> None:
-    d = engine.decide(adult(violence=0.6))
+    d = engine.decide(Facts({"prompt.violence": 0.6, "text.violence": 0.4}, {"creator.age_band": "adult"}))
     assert (d.outcome, d.audience) == (Outcome.PUBLISH, Audience.TEEN)
     assert [h.rule_id for h in d.trace] == ["rate.violence"]
-    assert d.trace[0].matched[0].name == "prompt.violence"
-    assert d.trace[0].matched[0].actual == 0.6
+    matched = [(m.name, m.actual) for m in d.trace[0].matched]
+    assert matched == [("prompt.violence", 0.6), ("text.violence", 0.4)]
     assert "mature.violence" in d.labels
 
 
@@ -58,16 +58,22 @@ def test_teen_creator_rules(engine: PolicyEngine) -> None:
     assert engine.decide(adult(gore=0.9)).audience is Audience.ADULT
 
 
+def self_harm(score: float = 0.9) -> Facts:
+    return Facts({"prompt.self_harm": score, "text.self_harm": 0.9}, {"creator.age_band": "adult"})
+
+
 def test_self_harm_is_held_urgently(engine: PolicyEngine) -> None:
-    d = engine.decide(adult(self_harm=0.9))
+    d = engine.decide(self_harm())
     assert (d.outcome, d.priority) == (Outcome.HOLD, Priority.URGENT)
 
 
 def test_reject_beats_hold(engine: PolicyEngine) -> None:
-    d = engine.decide(adult(self_harm=0.9, dangerous=0.9))
+    facts = self_harm()
+    d = engine.decide(Facts({**facts.signals, "prompt.dangerous": 0.9}, facts.context))
     assert d.outcome is Outcome.REJECT
     assert d.reasons == ["dangerous_acts"]
-    assert {h.rule_id for h in d.trace} == {"hold.self_harm", "reject.dangerous_instructions"}
+    rules = {h.rule_id for h in d.trace}
+    assert rules == {"rate.self_harm", "hold.self_harm", "reject.dangerous_instructions"}
 
 
 def test_shadow_rule_is_recorded_but_does_not_act(engine: PolicyEngine) -> None:

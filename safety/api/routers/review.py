@@ -37,6 +37,11 @@ _LEASE_PROBLEMS = {
         "You rejected this video; another moderator must decide the appeal",
     ),
     "no_lease": (409, "lease-required", "Claim the item (and hold a live lease) before deciding"),
+    "exposure_cap": (
+        409,
+        "exposure-cap",
+        "You reached today's cap of graphic or sexual items; this one is left for another moderator",
+    ),
 }
 
 
@@ -88,7 +93,13 @@ def queue_counts(_: Moderator, session: SessionDep) -> QueueCounts:
 @router.post("/items/{item_id}/claim", response_model=ReviewItemOut, summary="Lease the item to yourself")
 def claim_item(item_id: str, who: Moderator, session: SessionDep, state: StateDep) -> ReviewItemOut:
     try:
-        item = claim(session, item_id, who.user_id, timedelta(seconds=state.settings.lease_ttl_s))
+        item = claim(
+            session,
+            item_id,
+            who.user_id,
+            timedelta(seconds=state.settings.lease_ttl_s),
+            exposure_cap=state.settings.moderator_daily_exposure_cap,
+        )
     except LeaseError as exc:
         session.rollback()
         raise lease_problem(exc) from exc

@@ -23,7 +23,7 @@ def test_held_video_reaches_the_queue_with_evidence(api: Api, videos: dict[str, 
     assert page["items"][0]["priority"] == "urgent" and page["items"][0]["reasons"] == ["self_harm.review"]
     ev = mod.get(f"/v1/review/items/{item_id}").json()
     assert ev["video"]["prompt"] == "i want to hurt myself"
-    assert ev["trace"][0]["rule_id"] == "hold.self_harm"
+    assert [h["rule_id"] for h in ev["trace"]] == ["rate.self_harm", "hold.self_harm"]
     assert any(s["name"] == "prompt.self_harm" and s["score"] >= 0.5 for s in ev["signals"])
     assert ev["sensitive"] is True
     assert 2 <= len(ev["frames"]) <= 12

@@ -1,0 +1,186 @@
+"""Build the review-burden evaluation set from hand-written feed captions (``benchmarks/feed_prompts/seeds``).
+
+Why a separate set: the prompt classifier was trained on our own templates, so its figures on
+``classifiers/data`` say little about real feeds. These captions were written independently, in
+feed style (slang, emoji, hashtags, ten-plus languages), with many everyday uses of violent,
+medical, sporting, dating and drug words. Each seed caption yields a few surface variants (the
+bare caption plus decorations: prefixes, hashtags, emoji, casing). **Splits are by seed and by
+decoration family**: a seed and all its variants land in one split (train / val / eval, by a stable
+hash of the seed), and each split has its own decoration lists, so no near-duplicate and no
+decoration straddles training and evaluation. ``seeds/train_*.txt`` hold extra captions written for
+training only (always the train split).
+
+Run: ``python scripts/build_feed_prompts.py`` (deterministic; rewrites
+``benchmarks/feed_prompts/feed_prompts.jsonl``). Load with :func:`load`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "benchmarks" / "feed_prompts" / "seeds"
+OUT = ROOT / "benchmarks" / "feed_prompts" / "feed_prompts.jsonl"
+HARM = ("sexual", "sexual_minors", "self_harm", "graphic_violence")
+# Share of seeds per split (by stable hash): evaluation gets most, so its figures have narrow intervals.
+SPLITS = (("train", 0.25), ("val", 0.15), ("eval", 0.60))
+VARIANTS = {"train": 6, "val": 6, "eval": 8}
+# Training labels of the prompt classifier for each harm category of this set.
+CLASSIFIER_LABELS = {
+    "benign": [],
+    "sexual": ["sexual"],
+    "sexual_minors": ["sexual", "sexual_minors"],
+    "self_harm": ["self_harm"],
+    "graphic_violence": ["violence"],
+}
+STYLES: dict[str, dict[str, list[str]]] = {
+    "train": {
+        "prefix": ["pov: ", "video of ", "ai clip: ", "new upload: ", "watch: "],
+        "suffix": [" #fyp", " 🎥", " (full vid on my page)", " #viral #foryou", " 👀", " !!"],
+    },
+    "val": {
+        "prefix": ["make a video: ", "okay so ", "reel: ", "today: ", "hmm "],
+        "suffix": [" #reels", " 😅", " | part 1", " #trending", " ✨✨", " ..."],
+    },
+    "eval": {
+        "prefix": [
+            "POV: ",
+            "generate a vertical video: ",
+            "not me ",
+            "storytime: ",
+            "caption: ",
+            "cinematic 9:16 - ",
+            "ok but ",
+            "this is real: ",
+        ],
+        "suffix": [
+            " #fyp #explore",
+            " 😭😭",
+            " 🔥",
+            " (wait for it)",
+            " #xyzbca",
+            " - sound on 🔊",
+            " lol",
+            " 💯",
+            " #shorts",
+            " no cap",
+        ],
+    },
+}
+
+
+def split_of(seed: str) -> str:
+    """Stable split for a seed caption (sha256 of its text, so reordering files changes nothing)."""
+    u = int(hashlib.sha256(seed.encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
+    acc = 0.0
+    for name, share in SPLITS:
+        acc += share
+        if u <= acc:
+            return name
+    return SPLITS[-1][0]
+
+
+def parse_seeds(path: Path) -> list[dict[str, str]]:
+    """``## topic`` headers, then ``lang: caption`` lines; ``#`` lines are comments."""
+    topic, out = "", []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if line.startswith("## "):
+            topic = line[3:].strip()
+        elif line and not line.startswith("#"):
+            lang, _, text = line.partition(": ")
+            if not text or not re.fullmatch(r"[a-z]{2}", lang):
+                raise ValueError(f"{path.name}: expected 'lang: caption', got {line!r}")
+            out.append({"topic": topic, "lang": lang, "text": text.strip()})
+    return out
+
+
+def _stretch(text: str, rng: random.Random) -> str:
+    words = text.split()
+    i = rng.randrange(len(words))
+    w = words[i]
+    vowels = [j for j, c in enumerate(w) if c in "aeiou"]
+    if vowels:
+        j = rng.choice(vowels)
+        words[i] = w[: j + 1] + w[j] * 2 + w[j + 1 :]
+    return " ".join(words)
+
+
+def variants(seed: dict[str, str], split: str) -> list[tuple[str, str]]:
+    """The bare caption and decorated variants drawn from the split's own decoration family."""
+    rng = random.Random(seed["text"])
+    style = STYLES[split]
+    # Harmful seeds get neutral tags: a tag naming the harm would hand the label to the classifier.
+    neutral = ("#video", "#clip", "#new", "#watch")
+    topic_tag = " " + rng.choice(neutral) if seed["topic"] in HARM else " #" + seed["topic"].split("_")[0]
+    out = [(seed["text"], "bare")]
+    makers = [
+        ("prefix", lambda t: rng.choice(style["prefix"]) + t),
+        ("suffix", lambda t: t + rng.choice(style["suffix"])),
+        ("hashtag", lambda t: t + topic_tag),
+        ("lower", lambda t: t.lower().rstrip(".!") + rng.choice(style["suffix"])),
+        ("both", lambda t: rng.choice(style["prefix"]) + t + rng.choice(style["suffix"])),
+        ("stretch", lambda t: _stretch(t, rng)),
+        ("nopunct", lambda t: re.sub(r"[,.!?:;\"()]", "", t) + topic_tag),
+        ("upper", lambda t: t.upper() if len(t) < 60 else t[:1].upper() + t[1:] + " !!!"),
+    ]
+    for name, make in makers[: VARIANTS[split] - 1]:
+        text = make(seed["text"])
+        if text not in {t for t, _ in out}:
+            out.append((text, name))
+    return out
+
+
+def build() -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for path in sorted(SEEDS.glob("*.txt")):
+        harmful, train_only = path.stem == "harmful", path.stem.startswith("train")
+        for i, seed in enumerate(parse_seeds(path)):
+            label = seed["topic"] if harmful or seed["topic"] in HARM else "benign"
+            if harmful and label not in HARM:
+                raise ValueError(f"{path.name}: unknown harm category {label!r}")
+            split = "train" if train_only else split_of(seed["text"])
+            group = f"{path.stem}/{seed['topic']}/{i}"
+            for text, style in variants(seed, split):
+                rows.append(
+                    {
+                        "text": text,
+                        "label": label,
+                        "labels": CLASSIFIER_LABELS[label],
+                        "split": split,
+                        "lang": seed["lang"],
+                        "topic": seed["topic"],
+                        "group": group,
+                        "style": style,
+                    }
+                )
+    return rows
+
+
+def load(split: str | None = None, path: Path = OUT) -> list[dict[str, Any]]:
+    """Rows of the built set (optionally one split)."""
+    with path.open(encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    return [r for r in rows if split is None or r["split"] == split]
+
+
+def main() -> None:
+    rows = build()
+    with OUT.open("w", encoding="utf-8") as fh:
+        for r in rows:
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    summary: dict[str, dict[str, int]] = {}
+    for r in rows:
+        summary.setdefault(r["split"], {}).setdefault(r["label"], 0)
+        summary[r["split"]][r["label"]] += 1
+    groups = {s: len({r["group"] for r in rows if r["split"] == s}) for s in summary}
+    print(json.dumps({"rows": len(rows), "by_split": summary, "seed_groups": groups}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

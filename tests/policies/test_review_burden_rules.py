@@ -1,0 +1,116 @@
+"""The default policy's review-burden rules (issue 17): moderate prompt-only evidence restricts or labels,
+urgent holds need high confidence or corroboration, anything hinting at sexualised minors is held, and
+each text threshold is the operating point its comment names."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from policies import Audience, Facts, Outcome, PolicyEngine, Priority, load_policy
+from policies.loader import DEFAULT_POLICY
+
+HEAD = "classifiers/models/prompt_head.json"
+
+
+@pytest.fixture(scope="module")
+def engine() -> PolicyEngine:
+    return PolicyEngine(load_policy())
+
+
+def decide(
+    engine: PolicyEngine, **signals: float
+) -> tuple[Outcome, Audience | None, Priority | None, list[str]]:
+    facts = Facts({k.replace("__", "."): v for k, v in signals.items()}, {"creator.age_band": "adult"})
+    d = engine.decide(facts)
+    return d.outcome, d.audience, d.priority, d.labels
+
+
+def test_moderate_prompt_only_self_harm_restricts_instead_of_an_urgent_review(engine: PolicyEngine) -> None:
+    outcome, audience, _, labels = decide(engine, text__self_harm=0.62)
+    assert (outcome, audience) == (Outcome.PUBLISH, Audience.ADULT)
+    assert "resources.self_harm" in labels
+    assert decide(engine, text__self_harm=0.4)[:2] == (Outcome.PUBLISH, Audience.EVERYONE)
+
+
+def test_explicit_self_harm_phrases_are_held_urgently_the_classifier_alone_restricts(
+    engine: PolicyEngine,
+) -> None:
+    outcome, _, priority, _ = decide(engine, text__self_harm=0.05, prompt__self_harm=0.9)
+    assert (outcome, priority) == (Outcome.HOLD, Priority.URGENT)
+    # the classifier alone, however sure, restricts: it held benign VAL prompts at P95
+    assert decide(engine, text__self_harm=0.99)[:2] == (Outcome.PUBLISH, Audience.ADULT)
+
+
+def test_prevention_talk_gets_resources_not_a_restriction(engine: PolicyEngine) -> None:
+    outcome, audience, _, labels = decide(
+        engine, prompt__self_harm=0.9, prompt__support=0.9, text__self_harm=0.2
+    )
+    assert (outcome, audience) == (Outcome.PUBLISH, Audience.EVERYONE)
+    assert labels == ["resources.self_harm"]
+
+
+def test_everyday_violent_words_need_the_classifier_to_agree(engine: PolicyEngine) -> None:
+    assert decide(engine, prompt__violence=0.6, text__violence=0.1)[:2] == (
+        Outcome.PUBLISH,
+        Audience.EVERYONE,
+    )
+    assert decide(engine, prompt__violence=0.6, text__violence=0.4)[:2] == (Outcome.PUBLISH, Audience.TEEN)
+    assert decide(engine, text__violence=0.8)[:2] == (Outcome.PUBLISH, Audience.ADULT)  # graphic
+    assert decide(engine, prompt__gore=0.4)[:2] == (Outcome.PUBLISH, Audience.EVERYONE)  # "blood orange"
+    assert decide(engine, prompt__gore=0.9)[:2] == (Outcome.PUBLISH, Audience.ADULT)
+
+
+def test_kids_play_fighting_is_not_an_urgent_hold(engine: PolicyEngine) -> None:
+    assert decide(engine, prompt__minor=0.9, prompt__violence=0.6, text__violence=0.2)[0] == Outcome.PUBLISH
+    outcome, _, priority, _ = decide(engine, prompt__minor=0.9, prompt__gore=0.9)
+    assert (outcome, priority) == (Outcome.HOLD, Priority.URGENT)
+
+
+@pytest.mark.parametrize(
+    "signals",
+    [
+        {"text__sexual_minors": 0.5},
+        {"prompt__minor": 0.9, "text__sexual": 0.25},
+        {"prompt__sexual": 0.6, "text__sexual_minors": 0.25},
+        {"frames__minor_likely": 0.6, "frames__sexual": 0.35},
+    ],
+)
+def test_any_sign_of_a_sexualised_minor_is_never_published(
+    engine: PolicyEngine, signals: dict[str, float]
+) -> None:
+    outcome, _, priority, _ = decide(engine, **signals)
+    assert outcome is not Outcome.PUBLISH
+    assert outcome is Outcome.REJECT or priority is Priority.URGENT
+
+
+def test_dangerous_acts_label_when_moderate_and_hold_when_sure(engine: PolicyEngine) -> None:
+    outcome, audience, _, labels = decide(engine, text__dangerous_acts=0.6)
+    assert (outcome, audience, labels) == (Outcome.PUBLISH, Audience.EVERYONE, ["audit.dangerous_possible"])
+    assert decide(engine, text__dangerous_acts=0.95)[:3] == (Outcome.HOLD, None, Priority.NORMAL)
+
+
+def test_every_text_threshold_is_the_operating_point_its_comment_names() -> None:
+    """A comment "# P90 (precision 0.90, recall ...)" must match the packaged head's measured point."""
+    points = json.loads(Path(HEAD).read_text(encoding="utf-8"))["operating_points"]["points"]
+    text = Path(f"policies/files/{DEFAULT_POLICY}").read_text(encoding="utf-8")
+    leaves = re.findall(r"\{signal: text\.(\w+), gte: ([0-9.]+)\}\s*#\s*P(\d\d)\b([^\n]*)", text)
+    assert len(leaves) >= 10
+    for category, threshold, target, comment in leaves:
+        point = points[category][f"p{target}"]
+        assert float(threshold) == point["threshold"], (category, target)
+        precision = re.search(r"precision ([0-9.]+)", comment)
+        if precision:
+            assert float(precision.group(1)) == pytest.approx(point["precision"], abs=0.006), (
+                category,
+                target,
+            )
+    unexplained = [
+        line
+        for line in text.splitlines()
+        if re.search(r"signal: text\.\w+, gte:", line) and "#" not in line and "below P80" not in line
+    ]
+    assert unexplained == []
