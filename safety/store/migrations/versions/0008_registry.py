@@ -2,7 +2,7 @@
 registry change log the reconciler sweeps, and the queue of late decisions to re-check.
 
 Revision ID: 0008
-Revises: 0010
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0008"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
