@@ -2,14 +2,18 @@
 
 from classifiers.base import (
     Box,
+    Detection,
     Detector,
     DetectorInput,
     Evidence,
     Frame,
     FrameBatch,
     Modality,
+    ReportsArtifacts,
     Signal,
     TextInput,
+    VersionRead,
+    run_detector,
 )
 from classifiers.minors import MinorLikelyDetector
 from classifiers.nsfw import OpenNsfwDetector
@@ -36,6 +40,7 @@ for _cls in _BUILTIN:
 __all__ = [
     "DEFAULT_REGISTRY",
     "Box",
+    "Detection",
     "Detector",
     "DetectorInput",
     "DetectorRegistry",
@@ -45,7 +50,10 @@ __all__ = [
     "Modality",
     "PromptClassifier",
     "PromptScreen",
+    "ReportsArtifacts",
     "Signal",
     "TextInput",
     "UnknownDetector",
+    "VersionRead",
+    "run_detector",
 ]

@@ -2,6 +2,9 @@
 
 Detectors are pure: they see decoded frames and text, never Kafka, HTTP or the database.
 The pipeline decodes once and hands the same :class:`FrameBatch` to every frame detector.
+A detector that finds more than scores (matched identities, the registry version it matched
+against) also implements the :class:`ReportsArtifacts` capability and returns a :class:`Detection`:
+the artifacts travel with the result to whoever stores them, so no state is kept on the instance.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+
+A = TypeVar("A")
 
 Frame = npt.NDArray[np.uint8]
 """One decoded frame, ``H x W x 3`` uint8 in **RGB** order."""
@@ -140,3 +145,41 @@ class Detector(ABC):
             detector_version=self.version,
             evidence=tuple(evidence),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRead:
+    """An artifact: the version of a registry (e.g. ``likeness``) a detector's result is based on."""
+
+    registry: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """What one ``analyse`` call found: the signals policies read plus typed artifacts for records."""
+
+    signals: list[Signal]
+    artifacts: tuple[object, ...] = ()
+
+    def of(self, kind: type[A]) -> list[A]:
+        return [a for a in self.artifacts if isinstance(a, kind)]
+
+
+class ReportsArtifacts(ABC):
+    """Capability mixin for a :class:`Detector` whose result carries artifacts besides signals
+    (python-threatexchange style: the base interface stays small, extras are opt-in)."""
+
+    @abstractmethod
+    def analyse(self, data: DetectorInput) -> Detection:
+        """Like ``detect``, plus artifacts; must not keep per-video state on the instance."""
+
+    def detect(self, data: DetectorInput) -> list[Signal]:
+        return self.analyse(data).signals
+
+
+def run_detector(detector: Detector, data: DetectorInput) -> Detection:
+    """The :class:`Detection` of any detector (artifacts only from those that report them)."""
+    if isinstance(detector, ReportsArtifacts):
+        return detector.analyse(data)
+    return Detection(detector.detect(data))

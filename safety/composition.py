@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 from kafka import KafkaProducer
 
 from safety.config import Settings
-from safety.runtime import Runtime, build_pipeline, build_publisher, build_runtime, open_database
+from safety.runtime import (
+    Runtime,
+    build_pipeline,
+    build_publisher,
+    build_reconciler,
+    build_runtime,
+    open_database,
+)
 from safety.store import Database
 from streams import LocalBroker, Worker, WorkerConfig, ensure_topics, make_producer
 from streams.doctor import broker_checks as _broker_checks
@@ -72,8 +79,12 @@ def run_worker(
 ) -> int:
     """``feedguard worker``: create missing topics, consume until a signal (or idle exit), then
     close ``runtime``. Returns the exit status: 0, or 3 when an unreadable fetch stopped it
-    (``FEEDGUARD_UNREADABLE_FETCH=fail``)."""
+    (``FEEDGUARD_UNREADABLE_FETCH=fail``). The registry reconciler runs beside it unless
+    ``reconcile_interval_s`` is 0."""
+    reconciler = None
     try:
+        if settings.reconcile_interval_s > 0:
+            reconciler = build_reconciler(runtime.db, interval_s=settings.reconcile_interval_s).start()
         ensure_topics(settings.kafka_bootstrap, settings.topic_partitions)
         worker = worker_for(settings, runtime, idle_exit_s)
         worker.install_signal_handlers()
@@ -94,6 +105,8 @@ def run_worker(
         log.info("worker stopped: %s", stats)
         return 0
     finally:
+        if reconciler is not None:
+            reconciler.close()
         runtime.close()
 
 

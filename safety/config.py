@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     # are left for others (0 = no cap). Counted per decision; see safety/review/learning.py.
     moderator_daily_exposure_cap: int = 0
     api_relay_outbox: bool = True
+    # Every worker and API process runs the registry reconciler (safety.registry.reconcile) at
+    # this interval; 0 turns it off in this process (README "Consistency").
+    reconcile_interval_s: float = 0.25
+    # How often each process's registry views (likeness index, rights terms) poll for a new version.
+    registry_poll_s: float = 1.0
     # Uploads (issue 14): images over this many megapixels are refused from their header, decodes
     # share one memory budget per API process, and each key has this many uploads in flight at most.
     upload_max_megapixels: float = Field(default=12.0, gt=0.0, le=40.0)

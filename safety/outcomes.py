@@ -25,6 +25,7 @@ def signal_json(signal: Signal) -> dict[str, Any]:
 
 def to_row(event: VideoGenerated, result: PipelineResult, worker_id: str) -> DecisionRow:
     d = result.decision
+    read = result.registry_versions()
     return DecisionRow(
         id=result.decision_id,
         video_id=event.video_id,
@@ -48,6 +49,11 @@ def to_row(event: VideoGenerated, result: PipelineResult, worker_id: str) -> Dec
         worker_id=worker_id,
         context=result.context or None,
         shadow_decision=verdict_json(result.shadow_decision) if result.shadow_decision else None,
+        # What the decision read; it is consistent with every change up to that version.
+        likeness_version=read.get("likeness"),
+        rights_version=read.get("rights"),
+        likeness_checked=read.get("likeness"),
+        rights_checked=read.get("rights"),
     )
 
 

@@ -20,12 +20,15 @@ from typing import Any, Protocol, TypeVar
 
 from classifiers import (
     DEFAULT_REGISTRY,
+    Detection,
     Detector,
     DetectorInput,
     DetectorRegistry,
     FrameBatch,
     Signal,
     TextInput,
+    VersionRead,
+    run_detector,
 )
 from policies import (
     Decision,
@@ -75,20 +78,38 @@ class PipelineResult:
     shadow_decision: Decision | None = None
     obligations: list[dict[str, Any]] = field(default_factory=list)
     snapshot: Snapshot | None = None  # the bytes every stage read (None: the URI was refused)
+    # Typed artifacts of detectors and the rights step (matches, registry versions read): what
+    # the decision's recorders store. Nothing is kept on the detector instances.
+    artifacts: list[object] = field(default_factory=list)
+
+    def registry_versions(self) -> dict[str, int]:
+        """Registry -> the version this decision read it at (the oldest, if read twice)."""
+        out: dict[str, int] = {}
+        for a in self.artifacts:
+            if isinstance(a, VersionRead):
+                out[a.registry] = min(out.get(a.registry, a.version), a.version)
+        return out
 
 
 class RightsStep(Protocol):
-    """After the policy: rights holders' rules for the characters found (see safety.rights.gate)."""
+    """After the policy: rights holders' rules for the characters found (see safety.rights.gate),
+    judged by the terms the rights detector's artifacts carry; returns an artifact to record."""
 
     def decide(
-        self, event: VideoGenerated, decision: Decision, signals: Sequence[Signal], scores: dict[str, float]
-    ) -> tuple[Decision, RightsVerdict]: ...
+        self,
+        event: VideoGenerated,
+        decision: Decision,
+        signals: Sequence[Signal],
+        scores: dict[str, float],
+        artifacts: Sequence[object],
+    ) -> tuple[Decision, RightsVerdict, object | None]: ...
 
 
 @dataclass
 class _Run:
     stage_ms: dict[str, float] = field(default_factory=dict)
     signals: list[Signal] = field(default_factory=list)
+    artifacts: list[object] = field(default_factory=list)
 
 
 class StageFailed(Exception):
@@ -185,16 +206,19 @@ class Pipeline:
                 )
                 for detector in self.detectors:
                     found = self._stage(run, f"detect:{detector.name}", _bound(detector, data))
-                    run.signals.extend(found)
+                    run.signals.extend(found.signals)
+                    run.artifacts.extend(found.artifacts)
                 facts = Facts(signals=_max_scores(run.signals), context=_context(event, info))
                 decision = self._stage(run, "policy", lambda: self.engine.decide(facts))
                 shadow = self._shadow(facts)
                 obligations: list[dict[str, Any]] = []
                 if self.rights is not None:
-                    decision, verdict = self._stage(
-                        run, "rights", _rights_call(self.rights, event, decision, run.signals, facts)
+                    decision, verdict, gate = self._stage(
+                        run, "rights", _rights_call(self.rights, event, decision, run, facts)
                     )
                     obligations = verdict.obligations
+                    if gate is not None:
+                        run.artifacts.append(gate)
                 asset_uri = None
                 if decision.outcome is Outcome.PUBLISH:
                     request = PublishRequest(
@@ -263,7 +287,9 @@ class Pipeline:
         info: VideoInfo | None,
         **extra: Any,
     ) -> PipelineResult:
-        return PipelineResult(decision_id, decision, run.signals, cards, run.stage_ms, info, **extra)
+        return PipelineResult(
+            decision_id, decision, run.signals, cards, run.stage_ms, info, artifacts=run.artifacts, **extra
+        )
 
     def _shadow(self, facts: Facts) -> Decision | None:
         """A shadow policy must never affect the real verdict, not even by failing."""
@@ -338,17 +364,18 @@ class Pipeline:
 
 
 def _rights_call(
-    step: RightsStep, event: VideoGenerated, decision: Decision, signals: list[Signal], facts: Facts
-) -> Callable[[], tuple[Decision, RightsVerdict]]:
-    return lambda: step.decide(event, decision, signals, dict(facts.signals))
+    step: RightsStep, event: VideoGenerated, decision: Decision, run: _Run, facts: Facts
+) -> Callable[[], tuple[Decision, RightsVerdict, object | None]]:
+    return lambda: step.decide(event, decision, run.signals, dict(facts.signals), run.artifacts)
 
 
-def _bound(detector: Detector, data: DetectorInput) -> Callable[[], list[Signal]]:
-    def call() -> list[Signal]:
-        signals = detector.detect(data)
+def _bound(detector: Detector, data: DetectorInput) -> Callable[[], Detection]:
+    def call() -> Detection:
+        found = run_detector(detector, data)
+        signals = found.signals
         if not isinstance(signals, list) or not all(isinstance(s, Signal) for s in signals):
             raise TypeError(f"detector {detector.name} returned {type(signals).__name__}, not list[Signal]")
-        return signals
+        return found
 
     return call
 

@@ -13,14 +13,17 @@ from classifiers.sessions import set_worker_threads
 from policies import load_policy
 from safety.assets import LocalAssetStore
 from safety.config import Settings
-from safety.likeness.detector import LikenessDetector, build_likeness_detector
+from safety.likeness.detector import LikenessResult, build_likeness_detector
+from safety.likeness.reconcile import LikenessChecker
 from safety.likeness.records import record_matches
 from safety.media.snapshot import SnapshotStore
-from safety.pipeline import Pipeline
+from safety.pipeline import Pipeline, PipelineResult
 from safety.publishing import CopyPublisher, Publisher
+from safety.registry.reconcile import Reconciler, stamp_decision
 from safety.retention import SnapshotJanitor
 from safety.review.publish_jobs import PublishJobRunner, PublishJobs
-from safety.rights.gate import RightsGate
+from safety.rights.gate import GateResult, RightsGate
+from safety.rights.reconcile import RightsChecker
 from safety.rights.registry import record_rights
 from safety.rights.view import build_rights_detector
 from safety.service import Moderator, Recorder, default_worker_id
@@ -56,10 +59,10 @@ def build_pipeline(settings: Settings, db: Database, publisher: Publisher | None
     set_worker_threads(settings.worker_threads)  # ffmpeg calls and model sessions, before they load
     policy = load_policy(settings.policy_file)
     shadow = load_policy(settings.shadow_policy_file) if settings.shadow_policy_file else None
-    likeness = build_likeness_detector(settings, db)
+    likeness = build_likeness_detector(settings, db, poll_s=settings.registry_poll_s)
     built: list[Detector] = [likeness]
     try:
-        rights = build_rights_detector(db, settings.assets_dir)
+        rights = build_rights_detector(db, settings.assets_dir, poll_s=settings.registry_poll_s)
         built.append(rights)
         return Pipeline(
             settings,
@@ -75,30 +78,32 @@ def build_pipeline(settings: Settings, db: Database, publisher: Publisher | None
         raise
 
 
-def _likeness_recorder(likeness: LikenessDetector) -> Recorder:
-    def store_likeness(session: Session, row: DecisionRow) -> None:
-        result = likeness.pop_result(row.video_id)
-        if result is not None:  # rejected videos never reach the feed: their faces need no re-check
-            record_matches(session, row.video_id, row.id, result, keep_tracks=row.outcome != "rejected")
-
-    return store_likeness
+def store_likeness(session: Session, row: DecisionRow, result: PipelineResult) -> None:
+    for found in result.artifacts:
+        if isinstance(found, LikenessResult):  # rejected videos never reach the feed: no re-check
+            record_matches(session, row.video_id, row.id, found, keep_tracks=row.outcome != "rejected")
 
 
-def _rights_recorder(gate: RightsGate) -> Recorder:
-    def store_rights(session: Session, row: DecisionRow) -> None:
-        result = gate.pop_result(row.video_id)
-        if result is not None:
-            record_rights(session, row, result)
+def store_rights(session: Session, row: DecisionRow, result: PipelineResult) -> None:
+    for found in result.artifacts:
+        if isinstance(found, GateResult):
+            record_rights(session, row, found)
 
-    return store_rights
+
+def stamp_registries(session: Session, row: DecisionRow, result: PipelineResult) -> None:
+    stamp_decision(session, row)  # last: queues a re-check if a registry moved past what it read
 
 
 def recorders_for(pipeline: Pipeline) -> list[Recorder]:
     """What each decision stores besides itself, in its own transaction."""
-    out = [_likeness_recorder(d) for d in pipeline.detectors if isinstance(d, LikenessDetector)]
-    if isinstance(pipeline.rights, RightsGate):
-        out.append(_rights_recorder(pipeline.rights))
-    return out
+    return [store_likeness, store_rights, stamp_registries]
+
+
+def build_reconciler(
+    db: Database, *, interval_s: float = 0.25, on_acted: Callable[[list[str]], None] | None = None
+) -> Reconciler:
+    """The registry reconciler (one thread per worker and API process; they share the work)."""
+    return Reconciler(db, [LikenessChecker(), RightsChecker()], interval_s=interval_s, on_acted=on_acted)
 
 
 def publish_job_runner(

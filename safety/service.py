@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 
 from safety.events import VideoGenerated
 from safety.outcomes import outbound, to_row
-from safety.pipeline import Pipeline
+from safety.pipeline import Pipeline, PipelineResult
 from safety.store import DecisionRow, OutboxMessage, Repository
 
-Recorder = Callable[[Session, DecisionRow], None]
-"""Stores detector artifacts (e.g. likeness matches) in the decision's own transaction."""
+Recorder = Callable[[Session, DecisionRow, PipelineResult], None]
+"""Stores the result's artifacts (e.g. likeness matches) in the decision's own transaction."""
 
 
 def default_worker_id() -> str:
@@ -52,7 +52,7 @@ class Moderator:
 
         def record_extras(session: Session, row: DecisionRow) -> None:
             for recorder in self.recorders:
-                recorder(session, row)
+                recorder(session, row, result)
 
         snap = result.snapshot
         stored = self.repo.record_decision(

@@ -67,7 +67,7 @@ def create_app(
     if settings.api_relay_outbox and relay is None:
         raise ValueError("api_relay_outbox is on but no relay was given: build the app with "
                          "safety.composition.create_api")  # fmt: skip
-    from safety.runtime import build_publisher, publish_job_runner, snapshot_janitor
+    from safety.runtime import build_publisher, build_reconciler, publish_job_runner, snapshot_janitor
 
     database = db or Database(settings.resolved_database_url)
     state = AppState(
@@ -83,9 +83,16 @@ def create_app(
         if settings.api_publish_jobs:
             state.jobs = publish_job_runner(settings, database, state.publisher, state.kick_relay).start()
         janitor = snapshot_janitor(settings, database).start()
+        reconciler = None
+        if settings.reconcile_interval_s > 0:  # its takedowns go out at once through this relay
+            reconciler = build_reconciler(
+                database, interval_s=settings.reconcile_interval_s, on_acted=lambda _: state.kick_relay()
+            ).start()
         try:
             yield
         finally:
+            if reconciler is not None:
+                reconciler.close()
             janitor.stop()
             if state.jobs is not None:
                 state.jobs.stop()

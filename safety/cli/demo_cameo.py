@@ -15,10 +15,11 @@ import numpy as np
 
 from safety.likeness.detector import LikenessDetector
 from safety.likeness.enrol import enrol_from_video
-from safety.likeness.records import takedowns_for_revocation
+from safety.likeness.reconcile import LikenessChecker
 from safety.likeness.registry import cameo_of, enrol_cameo, revoke
 from safety.likeness.samples import Portrait, scene_video, verification_video
 from safety.media.samples import ASSETS
+from safety.registry.reconcile import sweep_own
 from safety.runtime import Runtime
 
 OWNER = "creator-eileen"  # the person whose likeness this is
@@ -75,7 +76,7 @@ def revoke_and_take_down(runtime: Runtime, relay_send: Any, say: Any) -> list[st
         cameo = cameo_of(s, OWNER, lock=True)
         assert cameo is not None
         revoke(s, cameo, actor=f"creator:{OWNER}", creator_id=FRIEND)
-        taken = takedowns_for_revocation(s, cameo.id, actor=f"creator:{OWNER}")
+        taken = sweep_own(s, LikenessChecker(), f"creator:{OWNER}")
     relay_send()
     say(f"  {OWNER} revoked {FRIEND}'s grant: takedown queued for {', '.join(taken) or 'nothing'}")
     return taken

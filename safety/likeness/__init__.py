@@ -10,7 +10,7 @@ from safety.likeness.consent import CameoTerms, ConsentError
 from safety.likeness.detector import LikenessDetector, LikenessResult, build_likeness_detector
 from safety.likeness.enrol import Enrolment, EnrolmentError, enrol_from_frames, enrol_from_video
 from safety.likeness.index import FaceIndex
-from safety.likeness.records import recheck_protected, record_matches, takedowns_for_revocation
+from safety.likeness.records import record_matches
 from safety.likeness.vectors import DEFAULT_THRESHOLDS, MatchThresholds
 from safety.likeness.view import IndexView
 
@@ -28,7 +28,5 @@ __all__ = [
     "build_likeness_detector",
     "enrol_from_frames",
     "enrol_from_video",
-    "recheck_protected",
     "record_matches",
-    "takedowns_for_revocation",
 ]

@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session
 from safety.likeness import registry
 from safety.likeness.enrol import Enrolment
 from safety.likeness.models import Cameo, CameoEmbedding, LinkRequest, ProtectedEmbedding, ProtectedLikeness
-from safety.likeness.records import recheck_protected, takedowns_for_revocation
+from safety.likeness.reconcile import LikenessChecker
 from safety.likeness.vectors import DEFAULT_THRESHOLDS, MatchThresholds, from_bytes, to_bytes
+from safety.registry.reconcile import sweep_own
+from safety.registry.versions import LIKENESS, record_change
 from safety.store import User
 from safety.store.audit import audit
 from safety.store.models import utcnow
@@ -179,9 +181,9 @@ def unlink(session: Session, person: ProtectedLikeness, *, actor: str, reason: s
     audit(
         session, actor, "cameo.protected_unlinked", "protected", person.id, cameo_id=cameo_id, reason=reason
     )
-    registry.bump_version(session)
     session.flush()
-    return recheck_protected(session, person.id, actor=actor)
+    record_change(session, LIKENESS, "protected.unlinked", [f"protected:{person.id}"], actor=actor)
+    return sweep_own(session, LikenessChecker(), actor)
 
 
 # -- age bands -----------------------------------------------------------------------------------
@@ -214,7 +216,7 @@ def set_age_band(session: Session, creator_id: str, band: str, *, actor: str) ->
         cameo.updated_at = utcnow()
         audit(session, actor, "cameo.age_band_changed", "cameo", cameo.id, age_band=band,
               permission=cameo.permission)  # fmt: skip
-        registry.bump_version(session)
         session.flush()
-        taken = takedowns_for_revocation(session, cameo.id, actor=actor)
+        record_change(session, LIKENESS, "cameo.age_band_changed", [f"cameo:{cameo.id}"], actor=actor)
+        taken = sweep_own(session, LikenessChecker(), actor)
     return user, taken

@@ -2,19 +2,30 @@
 
 Faces are detected on every sampled frame, linked into tracks, embedded a few times per track and
 matched against this worker's :class:`~safety.likeness.view.IndexView`. Unknown faces are
-allowed and produce nothing. The per-video tracks and matches are kept on the detector
-(:meth:`LikenessDetector.pop_result`) for :func:`safety.likeness.records.record_matches`.
+allowed and produce nothing. The per-video tracks and matches, and the registry version they were
+matched at, are returned as artifacts (:class:`LikenessResult`, ``VersionRead``) with the signals;
+the decision's recorder stores them (:func:`safety.likeness.records.record_matches`).
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from classifiers.base import Box, Detector, DetectorInput, Evidence, Frame, Modality, Signal
+from classifiers.base import (
+    Box,
+    Detection,
+    Detector,
+    DetectorInput,
+    Evidence,
+    Frame,
+    Modality,
+    ReportsArtifacts,
+    Signal,
+    VersionRead,
+)
 from classifiers.face_identity import FaceEmbedder
 from classifiers.faces import FaceDetector
 from policies.vocabulary import Fact
@@ -57,6 +68,8 @@ class MatchRecord:
 
 @dataclass
 class LikenessResult:
+    """The artifact: faces of one video and who they matched, at ``registry_version``."""
+
     registry_version: int
     tracks: list[TrackRecord] = field(default_factory=list)
     matches: list[MatchRecord] = field(default_factory=list)
@@ -68,7 +81,7 @@ class _Settings(Protocol):
     def data_dir(self) -> Any: ...
 
 
-class LikenessDetector(Detector):
+class LikenessDetector(ReportsArtifacts, Detector):
     """``detect`` is thread-safe; models are shared, so calls on one instance run one at a time."""
 
     name: ClassVar[str] = "likeness"
@@ -97,38 +110,22 @@ class LikenessDetector(Detector):
         self.per_track = per_track
         self._owns = owns_models
         self._lock = threading.Lock()
-        self._results: OrderedDict[str, LikenessResult] = OrderedDict()
-        self.last_result: LikenessResult | None = None
 
     @property
     def thresholds(self) -> MatchThresholds:
         return self.view.thresholds
 
-    def detect(self, data: DetectorInput) -> list[Signal]:
+    def analyse(self, data: DetectorInput) -> Detection:
         if data.frames is None:
             raise ValueError("likeness needs frames")
         with self._lock:
             result, signals = self._detect(data)
-            self.last_result = result
-            video_id = data.context.get("video.id")
-            if video_id:
-                self._results[str(video_id)] = result
-                while len(self._results) > 64:
-                    self._results.popitem(last=False)
-        return signals
+        return Detection(signals, (result, VersionRead("likeness", result.registry_version)))
 
     def prefetch(self, frames: Sequence[Frame]) -> None:
         """Find faces in ``frames`` while the video still decodes (the face model's outputs are
         shared with every detector using it; tracking and embedding wait for ``detect``)."""
         self.faces.prefetch(frames)
-
-    def pop_result(self, video_id: str | None = None) -> LikenessResult | None:
-        """The tracks and matches of the video just decided (by ``video.id`` in the context if given)."""
-        with self._lock:
-            if video_id is not None:
-                # Never another video's result: a video that stopped before detection has none.
-                return self._results.pop(video_id, None)
-            return self.last_result
 
     def _detect(self, data: DetectorInput) -> tuple[LikenessResult, list[Signal]]:
         assert data.frames is not None

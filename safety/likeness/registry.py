@@ -1,5 +1,7 @@
 """Changes to the likeness registry. Each one writes an audit entry and bumps the registry version
-in the caller's transaction, so either all of it happens or none, and workers see it together."""
+in the caller's transaction, so either all of it happens or none, and workers see it together.
+Changes that can forbid a published video also log a registry change (``safety.registry``): the
+reconciler takes down what they no longer cover, including videos decided on a stale index."""
 
 from __future__ import annotations
 
@@ -20,7 +22,6 @@ from safety.likeness.models import (
     CameoEmbedding,
     ProtectedEmbedding,
     ProtectedLikeness,
-    RegistryVersion,
 )
 from safety.likeness.vectors import (
     DEFAULT_THRESHOLDS,
@@ -30,6 +31,7 @@ from safety.likeness.vectors import (
     from_bytes,
     to_bytes,
 )
+from safety.registry.versions import LIKENESS, bump, record_change
 from safety.store.audit import audit
 from safety.store.models import utcnow
 
@@ -46,13 +48,13 @@ class ProtectedMatch(Exception):
 
 
 def bump_version(session: Session) -> int:
-    """One conditional UPDATE: concurrent changes serialise on the row and each gets its number."""
-    session.execute(
-        update(RegistryVersion)
-        .where(RegistryVersion.id == 1)
-        .values(version=RegistryVersion.version + 1, updated_at=utcnow())
-    )
-    return int(session.scalar(select(RegistryVersion.version).where(RegistryVersion.id == 1)) or 0)
+    """A change workers must see but that forbids nothing (e.g. a protected figure removed)."""
+    return bump(session, LIKENESS)
+
+
+def _changed(session: Session, kind: str, party: str, actor: str) -> int:
+    """A change that may forbid published videos of ``party``: bump + change log row."""
+    return record_change(session, LIKENESS, kind, [party], actor=actor).version
 
 
 def clean_limits(limits: Mapping[str, Any] | None) -> dict[str, bool]:
@@ -123,7 +125,7 @@ def enrol_cameo(
         permission=permission, approved=cleaned, vectors=len(enrolment.vectors),
         verified_protected=sorted(verified_protected),
     )  # fmt: skip
-    bump_version(session)
+    _changed(session, action, f"cameo:{cameo.id}", actor)
     return cameo
 
 
@@ -176,7 +178,7 @@ def update_terms(
     cameo.updated_at = utcnow()
     after = {"permission": cameo.permission, "approved": list(cameo.approved), "limits": dict(cameo.limits)}
     audit(session, actor, "cameo.updated", "cameo", cameo.id, before=before, after=after)
-    bump_version(session)
+    _changed(session, "cameo.updated", f"cameo:{cameo.id}", actor)
     return cameo
 
 
@@ -191,7 +193,7 @@ def revoke(session: Session, cameo: Cameo, *, actor: str, creator_id: str | None
         cameo.approved = [c for c in cameo.approved if c != creator_id]
     cameo.updated_at = utcnow()
     audit(session, actor, "cameo.revoked", "cameo", cameo.id, creator_id=creator_id or "*")
-    bump_version(session)
+    _changed(session, "cameo.revoked", f"cameo:{cameo.id}", actor)
     return cameo
 
 
@@ -206,7 +208,7 @@ def delete_cameo(session: Session, cameo: Cameo, *, actor: str) -> int:
     cameo.enrolment = {}
     cameo.deleted_at = cameo.updated_at = utcnow()
     audit(session, actor, "cameo.deleted", "cameo", cameo.id, owner_id=cameo.owner_id, vectors_erased=count)
-    bump_version(session)
+    _changed(session, "cameo.deleted", f"cameo:{cameo.id}", actor)
     return count
 
 
@@ -236,7 +238,7 @@ def add_protected(
         session, actor, "cameo.protected_added", "protected", person.id,
         name=name, vectors=len(enrolment.vectors),
     )  # fmt: skip
-    bump_version(session)
+    _changed(session, "protected.added", f"protected:{person.id}", actor)
     return person
 
 

@@ -1,16 +1,12 @@
-"""Each worker's view of the registry: an index snapshot rebuilt when the registry version moves.
+"""Each worker's view of the likeness registry: a FAISS index snapshot rebuilt when the version moves.
 
-A background thread polls ``likeness_registry.version`` (one tiny query a second). When it moved,
-the thread loads every live vector, builds a new :class:`Snapshot` and swaps it in with one
-reference assignment, so matching never waits for a rebuild and never sees half of one. A
-revocation or a new protected likeness is therefore enforced by every worker within about
-``poll_s`` plus one rebuild.
+The generic :class:`~safety.registry.view.RegistryView` polls and swaps; this module only says how
+a :class:`Snapshot` is loaded (incrementally from the previous one when it can). A decision made on
+a snapshot older than a change is re-checked by ``safety.registry.reconcile``.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -26,12 +22,11 @@ from safety.likeness.models import (
     CameoEmbedding,
     ProtectedEmbedding,
     ProtectedLikeness,
-    RegistryVersion,
 )
 from safety.likeness.vectors import DEFAULT_THRESHOLDS, DIM, F32, MatchThresholds, from_bytes
+from safety.registry.versions import LIKENESS, head
+from safety.registry.view import RegistryView
 from safety.store import Database
-
-log = logging.getLogger("feedguard.likeness")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +82,7 @@ def load_snapshot(
     erased vectors are masked; new ones are appended to a copy. A full rebuild happens when the
     index kind changes, or masked or appended rows pass a quarter of it (keeps SQ8 ranges fresh).
     """
-    version = session.scalar(select(RegistryVersion.version).where(RegistryVersion.id == 1)) or 0
+    version = head(session, LIKENESS)
     terms = {c.id: CameoTerms.of(c) for c in session.scalars(select(Cameo).where(Cameo.status != "deleted"))}
     subjects: list[Subject] = []
     position: dict[tuple[str, str], int] = {}
@@ -151,11 +146,11 @@ def _vectors(session: Session, keys: list[RowKey], chunk: int = 1000) -> F32:
 
 
 def registry_version(session: Session) -> int:
-    return int(session.scalar(select(RegistryVersion.version).where(RegistryVersion.id == 1)) or 0)
+    return head(session, LIKENESS)
 
 
-class IndexView:
-    """The current :class:`Snapshot` for this process, refreshed in the background."""
+class IndexView(RegistryView[Snapshot]):
+    """The current :class:`Snapshot` for this process (see :class:`~safety.registry.view.RegistryView`)."""
 
     def __init__(
         self,
@@ -166,78 +161,10 @@ class IndexView:
         exact_max: int = EXACT_MAX,
         poll_s: float = 1.0,
     ) -> None:
-        self.db = db
         self.thresholds = thresholds
         self.kind: IndexKind = kind
         self.exact_max = exact_max
-        self.poll_s = poll_s
-        self._snapshot: Snapshot | None = None
-        self._lock = threading.Lock()  # one rebuild at a time; readers never take it
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.rebuilds = 0
+        super().__init__(db, LIKENESS, self._load_next, poll_s=poll_s)
 
-    @property
-    def snapshot(self) -> Snapshot:
-        """The live snapshot (built synchronously only the very first time)."""
-        snap = self._snapshot
-        if snap is None:
-            self.refresh(force=True)
-            snap = self._snapshot
-            assert snap is not None
-        return snap
-
-    def refresh(self, *, force: bool = False) -> bool:
-        """Rebuild if the registry version moved; returns whether a new snapshot was swapped in."""
-        with self._lock:
-            with self.db.session() as s:
-                current = self._snapshot
-                if not force and current is not None and registry_version(s) == current.version:
-                    return False
-                started = time.perf_counter()
-                snap = load_snapshot(s, previous=current, kind=self.kind, exact_max=self.exact_max)
-            self._snapshot = snap  # atomic swap: matching threads see the old or the new one
-            self.rebuilds += 1
-            log.info(
-                "likeness index v%d: %d vectors, %s, built in %.0f ms",
-                snap.version,
-                snap.index.size,
-                snap.index.kind,
-                (time.perf_counter() - started) * 1000,
-            )
-            return True
-
-    def start(self) -> IndexView:
-        """Poll in a daemon thread; errors are logged and retried (the old snapshot keeps serving)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="likeness-index", daemon=True)
-            self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.poll_s):
-            try:
-                self.refresh()
-            except Exception:
-                log.exception("likeness index refresh failed; keeping version %s", self.version)
-
-    @property
-    def version(self) -> int | None:
-        snap = self._snapshot
-        return snap.version if snap else None
-
-    def wait_for(self, version: int, timeout_s: float = 10.0) -> bool:
-        """Block until the served snapshot is at least ``version`` (tests, admin tools)."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            current = self.version
-            if current is not None and current >= version:
-                return True
-            time.sleep(0.05)
-        return False
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-            self._thread = None
+    def _load_next(self, session: Session, previous: Snapshot | None) -> Snapshot:
+        return load_snapshot(session, previous=previous, kind=self.kind, exact_max=self.exact_max)

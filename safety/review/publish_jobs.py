@@ -28,6 +28,7 @@ from safety.media.limits import MediaLimits
 from safety.media.snapshot import SnapshotStore
 from safety.outbox import enqueue
 from safety.publishing import Publisher, PublishRequest
+from safety.registry.reconcile import enqueue_if_stale
 from safety.store import Database, DecisionRow, PublishJob, ReviewAction, ReviewItem, Video
 from safety.store.audit import audit
 from safety.store.models import utcnow
@@ -219,6 +220,9 @@ class PublishJobs:
             video = s.get(Video, job.video_id)
             assert video is not None
             video.state = "published"
+            decision = s.get(DecisionRow, job.decision_id) if job.decision_id else None
+            if decision is not None:  # decided on registries that may have changed since: re-check
+                enqueue_if_stale(s, decision)
             enqueue(
                 s,
                 FEED_PUBLISH,

@@ -1,13 +1,12 @@
 """The rights step of the pipeline: character matches + the owners' current rules -> the verdict.
 
-Runs after the policy engine (conditions read the audience it rated), on the same registry
-snapshot the detector matched against. The per-video verdict is kept for the decision's recorder
-(:meth:`RightsGate.pop_result`), like the likeness detector's matches.
+Runs after the policy engine (conditions read the audience it rated), on the terms of the same
+registry version the detector matched against (its ``RightsRead`` artifact). The verdict is
+returned as an artifact (:class:`GateResult`) that the decision's recorder stores.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from classifiers.rights.detector import FLOOR, noisy_or
 from policies import Decision
 from policies.rights import CharacterMatch, RightsVerdict, UseFacts, apply, evaluate
 from safety.events import VideoGenerated
-from safety.rights.view import RightsView
+from safety.rights.view import RightsRead, RightsView
 
 METHOD_OF = {
     "rights.prompt_name": "prompt_name",
@@ -52,6 +51,9 @@ def character_matches(signals: Sequence[Signal]) -> list[CharacterMatch]:
 
 @dataclass(frozen=True)
 class GateResult:
+    """The artifact: each matched character's verdict, the facts its rule read, at ``version``."""
+
+    version: int
     verdict: RightsVerdict
     facts: UseFacts
     matches: list[CharacterMatch]
@@ -60,9 +62,7 @@ class GateResult:
 
 class RightsGate:
     def __init__(self, view: RightsView) -> None:
-        self.view = view
-        self._results: dict[str, GateResult] = {}
-        self._lock = threading.Lock()
+        self.view = view  # whose detector produces the RightsRead this gate judges by
 
     def decide(
         self,
@@ -70,7 +70,12 @@ class RightsGate:
         decision: Decision,
         signals: Sequence[Signal],
         scores: Mapping[str, float],
-    ) -> tuple[Decision, RightsVerdict]:
+        artifacts: Sequence[object],
+    ) -> tuple[Decision, RightsVerdict, GateResult | None]:
+        reads = [a for a in artifacts if isinstance(a, RightsRead)]
+        if len(reads) != 1:  # fail closed: the matches cannot be judged without their terms
+            raise RuntimeError(f"rights gate needs the rights detector's terms, got {len(reads)}")
+        read = reads[0]
         matches = character_matches(signals)
         facts = UseFacts(
             audience=decision.audience,
@@ -79,15 +84,11 @@ class RightsGate:
             territory=event.territory,
             at=event.created_at,
         )
-        verdict = evaluate(matches, self.view.terms, facts)
+        verdict = evaluate(matches, read.terms, facts)
+        result = None
         if verdict.characters or verdict.shadow:
-            with self._lock:
-                self._results[event.video_id] = GateResult(verdict, facts, matches, _evidence(signals))
-        return apply(decision, verdict), verdict
-
-    def pop_result(self, video_id: str) -> GateResult | None:
-        with self._lock:
-            return self._results.pop(video_id, None)
+            result = GateResult(read.version, verdict, facts, matches, _evidence(signals))
+        return apply(decision, verdict), verdict, result
 
 
 def _evidence(signals: Sequence[Signal]) -> dict[str, list[dict[str, object]]]:

@@ -12,36 +12,32 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from policies import Audience, Outcome
 from policies.rights import (
     CONTEXT_SIGNALS,
     CharacterMatch,
-    CharacterTerms,
-    Rule,
     RuleSpec,
-    UseFacts,
     evaluate,
 )
 from safety.assets import AssetStore
-from safety.events import Obligation, VideoRelabelled, VideoTakedown
 from safety.media.budget import DEFAULT_IMAGE_LIMITS, ImageLimits
-from safety.outbox import enqueue
+from safety.registry.reconcile import sweep_own
+from safety.registry.versions import RIGHTS, record_change
 from safety.rights.gate import GateResult
 from safety.rights.media import clean_audio, clean_clip, clean_image, png_bytes
-from safety.rights.models import RightsAction, RightsCharacter, RightsMatch, RightsReference, RightsRule
-from safety.rights.view import bump_version, rule_of
-from safety.store import DecisionRow, Organisation, Video
+from safety.rights.models import RightsCharacter, RightsMatch, RightsReference, RightsRule
+from safety.rights.reconcile import RightsChecker, facts_of, rule_of, terms_for
+from safety.rights.view import bump_version
+from safety.store import DecisionRow
 from safety.store.audit import audit
 from safety.store.models import utcnow
-from safety.topics import FEED_RELABEL, FEED_TAKEDOWN
 
 
 class RegistryError(ValueError):
@@ -136,17 +132,6 @@ def add_reference(
     return ref
 
 
-def terms_for(session: Session, char: RightsCharacter, active: Rule | None) -> CharacterTerms:
-    org = session.get(Organisation, char.organisation_id)
-    return CharacterTerms(
-        character_id=char.id,
-        name=char.name,
-        owner=org.name if org else char.organisation_id,
-        active=active,
-        official_clips=frozenset(str(v) for v in char.official_clips),
-    )
-
-
 def touch(session: Session, char: RightsCharacter) -> None:
     """The character's registration changed: workers re-index it."""
     char.updated_at = utcnow()
@@ -214,10 +199,10 @@ def activate(session: Session, char: RightsCharacter, rule: RightsRule, *, actor
     old_status = rule.status
     rule.status, rule.activated_at, rule.retired_at = "active", utcnow(), None
     session.flush()
-    bump_version(session)
+    record_change(session, RIGHTS, "rule.activated", [f"character:{char.id}"], actor=actor)
     audit(session, actor, "rights.rule.activated", "rights_rule", rule.id, character_id=char.id,
           previous=previous.id if previous else None, from_status=old_status)  # fmt: skip
-    return recheck_published(session, char, rule_of(rule), actor=actor)
+    return sweep_own(session, RightsChecker(), actor)
 
 
 def withdraw(session: Session, char: RightsCharacter, *, actor: str) -> list[str]:
@@ -227,139 +212,12 @@ def withdraw(session: Session, char: RightsCharacter, *, actor: str) -> list[str
         return []
     current.status, current.retired_at = "withdrawn", utcnow()
     session.flush()
-    bump_version(session)
+    record_change(session, RIGHTS, "rule.withdrawn", [f"character:{char.id}"], actor=actor)
     audit(session, actor, "rights.rule.withdrawn", "rights_rule", current.id, character_id=char.id)
-    return recheck_published(session, char, None, actor=actor)
-
-
-def recheck_published(session: Session, char: RightsCharacter, rule: Rule | None, *, actor: str) -> list[str]:
-    """Re-decide every published video whose release relied on this character's previous rule.
-
-    Not allowed any more -> ``video.takedown/v1``; allowed with different obligations ->
-    ``video.relabelled/v1``. Each (video, rule version) is acted on at most once.
-    """
-    terms = {char.id: terms_for(session, char, rule)}
-    cause = rule.rule_id if rule else f"{char.id}@withdrawn:{utcnow().isoformat()}"
-    affected: list[str] = []
-    for match, video in _relied(session, char.id):
-        verdict = evaluate(
-            [CharacterMatch(char.id, match.score, tuple(match.methods))], terms, facts_of(match)
-        )
-        if not verdict.characters:
-            continue
-        new = verdict.characters[0]
-        if new.outcome is Outcome.PUBLISH:
-            now = verdict.obligations[0] if verdict.obligations else None
-            before = match.obligations
-            match.rule_id, match.effect, match.obligations = new.rule_id, new.effect, now
-            if _duties(now) == _duties(before):
-                continue
-            if _act(session, video, char, cause, "relabel", actor, _relabel_event(session, video, char, now)):
-                affected.append(video.video_id)
-            continue
-        reason = "rights.license_withdrawn" if rule is None else f"rights.{new.reasons[0].split('.', 1)[1]}"
-        event = VideoTakedown(video_id=video.video_id, reasons=[reason], decision_id=None,
-                              requested_at=datetime.now(UTC))  # fmt: skip
-        if _act(session, video, char, cause, "takedown", actor, event):
-            video.state = "taken_down"
-            affected.append(video.video_id)
-    return affected
-
-
-def _duties(obligation: dict[str, Any] | None) -> tuple[Any, Any]:
-    """What a viewer or the platform's ledger sees of an obligation (not which rule version set it)."""
-    o = obligation or {}
-    return o.get("attribution"), o.get("revenue_share")
-
-
-def _relied(session: Session, character_id: str) -> Iterator[tuple[RightsMatch, Video]]:
-    """Latest match per published video where this character's rule let it out, in pages."""
-    last = 0
-    while True:
-        rows = session.execute(
-            select(RightsMatch, Video)
-            .join(Video, Video.video_id == RightsMatch.video_id)
-            .where(
-                RightsMatch.character_id == character_id,
-                RightsMatch.outcome == "published",
-                Video.state == "published",
-                RightsMatch.id > last,
-            )
-            .order_by(RightsMatch.id)
-            .limit(500)
-        ).all()
-        if not rows:
-            return
-        yield from ((match, video) for match, video in rows)
-        last = rows[-1][0].id
-
-
-def _relabel_event(
-    session: Session, video: Video, char: RightsCharacter, obligation: dict[str, Any] | None
-) -> VideoRelabelled:
-    decision = session.scalar(
-        select(DecisionRow)
-        .where(DecisionRow.video_id == video.video_id)
-        .order_by(DecisionRow.created_at.desc())
-        .limit(1)
-    )
-    others = [o for o in (decision.obligations or [] if decision else []) if o.get("character_id") != char.id]
-    obligations = [*others, *([obligation] if obligation else [])]
-    if decision is not None:
-        decision.obligations = obligations or None
-    labels = set(decision.labels if decision else [])
-    labels.discard("rights.attribution")
-    if any(o.get("attribution") for o in obligations):
-        labels.add("rights.attribution")
-    return VideoRelabelled(
-        video_id=video.video_id,
-        labels=sorted(labels),
-        obligations=[Obligation.model_validate(o) for o in obligations],
-        reasons=["rights.terms_changed"],
-        decision_id=str(uuid.uuid4()),
-        requested_at=datetime.now(UTC),
-    )
-
-
-def _act(
-    session: Session,
-    video: Video,
-    char: RightsCharacter,
-    cause: str,
-    kind: str,
-    actor: str,
-    event: VideoTakedown | VideoRelabelled,
-) -> bool:
-    done = session.scalar(
-        select(RightsAction.id).where(RightsAction.video_id == video.video_id, RightsAction.rule_id == cause)
-    )
-    if done is not None:
-        return False
-    action_id = event.decision_id or str(uuid.uuid4())
-    if isinstance(event, VideoTakedown):
-        event = event.model_copy(update={"decision_id": action_id})
-    session.add(RightsAction(id=action_id, video_id=video.video_id, character_id=char.id, rule_id=cause,
-                             kind=kind, actor=actor))  # fmt: skip
-    enqueue(session, FEED_TAKEDOWN if kind == "takedown" else FEED_RELABEL, video.video_id, event, action_id)
-    audit(session, actor, f"rights.{kind}", "video", video.video_id, character_id=char.id, rule=cause,
-          action_id=action_id, creator_id=video.creator_id)  # fmt: skip
-    session.flush()
-    return True
+    return sweep_own(session, RightsChecker(), actor)
 
 
 # -- recorded matches, shadow back-tests and reports --------------------------------------------
-
-
-def facts_of(match: RightsMatch) -> UseFacts:
-    f = match.facts or {}
-    at = f.get("at")
-    return UseFacts(
-        audience=Audience(f["audience"]) if f.get("audience") else None,
-        signals={str(k): float(v) for k, v in (f.get("signals") or {}).items()},
-        remix_of=f.get("remix_of"),
-        territory=f.get("territory"),
-        at=datetime.fromisoformat(at) if at else None,
-    )
 
 
 def record_rights(session: Session, row: DecisionRow, result: GateResult) -> int:

@@ -3,15 +3,15 @@ the terms (rules) the gate applies, refreshed when ``rights_registry.version`` m
 
 Only characters of *verified* organisations are loaded: an unverified organisation's rules take no
 effect, and neither do its characters (otherwise anyone could block a name by registering it).
-The refresh runs on the worker's own thread at most every ``poll_s`` (one tiny query), and
-re-indexes only characters whose registration changed.
+Polling and swapping is the generic :class:`~safety.registry.view.RegistryView`; the reference
+index is mutable (matchers re-index only characters whose registration changed), so it is updated
+under the view's reading lock and the detector matches and reads the terms under that same lock:
+the version it reports is the version of everything it used.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -20,7 +20,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from classifiers import Detector, DetectorInput, Signal
+from classifiers import Detection, Detector, DetectorInput, ReportsArtifacts, VersionRead
 from classifiers.base import Modality
 from classifiers.rights import (
     AudioMatcher,
@@ -35,34 +35,27 @@ from classifiers.rights import (
 )
 from classifiers.rights.audio import AudioToolMissing
 from classifiers.text_embed import SentenceEmbedder
-from policies.rights import CharacterTerms, Rule, RuleSpec
+from policies.rights import CharacterTerms
 from policies.vocabulary import Fact
 from safety.media.audio import check_tools as check_audio_tools
 from safety.media.audio import fingerprint as audio_fingerprint
+from safety.registry.versions import RIGHTS, bump, head
+from safety.registry.view import RegistryView
 from safety.rights.media import read_png
-from safety.rights.models import RightsCharacter, RightsReference, RightsRegistryVersion, RightsRule
+from safety.rights.models import RightsCharacter, RightsReference, RightsRule
+from safety.rights.reconcile import rule_of
 from safety.store import Database, Organisation
 
 log = logging.getLogger("feedguard.rights")
 
 
 def registry_version(session: Session) -> int:
-    return int(
-        session.scalar(select(RightsRegistryVersion.version).where(RightsRegistryVersion.id == 1)) or 0
-    )
+    return head(session, RIGHTS)
 
 
-def bump_version(session: Session) -> None:
-    """Call in the transaction of every change workers must see."""
-    row = session.get(RightsRegistryVersion, 1)
-    if row is None:
-        session.add(RightsRegistryVersion(id=1, version=1))
-    else:
-        row.version += 1
-
-
-def rule_of(row: RightsRule) -> Rule:
-    return Rule(rule_id=row.id, version=row.version, spec=RuleSpec.model_validate(row.spec))
+def bump_version(session: Session) -> int:
+    """Call in the transaction of every change workers must see (one atomic statement)."""
+    return bump(session, RIGHTS)
 
 
 @dataclass
@@ -153,31 +146,28 @@ def _character(row: RightsCharacter, owner: str, refs: list[RightsReference], ro
     )
 
 
-class RightsView:
+@dataclass(frozen=True)
+class RightsRead:
+    """The artifact: the terms the detector's matches are to be judged by, at ``version``."""
+
+    version: int
+    terms: dict[str, CharacterTerms]
+
+
+class RightsView(RegistryView[Registry]):
     """The index and terms of one worker, kept current with the registry."""
 
     def __init__(self, db: Database, assets_root: Path, *, poll_s: float = 1.0) -> None:
-        self.db = db
         self.assets_root = assets_root
-        self.poll_s = poll_s
         self.index = ReferenceIndex()
-        self.terms: dict[str, CharacterTerms] = {}
-        self.version: int | None = None
         self._stamps: dict[str, str] = {}
-        self._checked = 0.0
-        self._lock = threading.Lock()
+        super().__init__(db, RIGHTS, self._load_next, install=self._apply, poll_s=poll_s)
 
-    def refresh(self, *, force: bool = False) -> bool:
-        """Reload when the version moved (checked at most every ``poll_s``); True when it changed."""
-        now = time.monotonic()
-        if not force and now - self._checked < self.poll_s:
-            return False
-        with self._lock, self.db.session() as s:
-            self._checked = now
-            if not force and self.version is not None and registry_version(s) == self.version:
-                return False
-            started = time.perf_counter()
-            reg = load_registry(s, self.assets_root, self._stamps)
+    def _load_next(self, session: Session, previous: Registry | None) -> Registry:
+        return load_registry(session, self.assets_root, self._stamps)
+
+    def _apply(self, reg: Registry) -> None:
+        """Under the reading lock: bring the mutable index to ``reg`` (changed characters only)."""
         for cid in set(self._stamps) - set(reg.characters):
             self.index.remove(cid)
             del self._stamps[cid]
@@ -185,17 +175,18 @@ class RightsView:
             if char is not None:
                 self.index.upsert(char)
                 self._stamps[cid] = stamp
-        self.terms, self.version = reg.terms, reg.version
-        log.info("rights registry v%d: %d characters, loaded in %.0f ms", reg.version, len(reg.terms),
-                 (time.perf_counter() - started) * 1000)  # fmt: skip
-        return True
+        reg.characters.clear()  # the index holds them now
+
+    @property
+    def terms(self) -> dict[str, CharacterTerms]:
+        return self.snapshot.terms
 
     @property
     def has_audio(self) -> bool:
         return any(c.audio for c in self.index)
 
 
-class RightsDetector(Detector):
+class RightsDetector(ReportsArtifacts, Detector):
     """Registered characters in the prompt, frames and audio (the registry is data, not options)."""
 
     name: ClassVar[str] = "rights"
@@ -211,25 +202,21 @@ class RightsDetector(Detector):
     def produces(self) -> tuple[str, ...]:
         return (*self.characters.produces(), "rights.audio")
 
-    def detect(self, data: DetectorInput) -> list[Signal]:
-        try:
-            self.view.refresh()
-        except Exception:
-            # Matching on the previous registry beats failing the video; a first load must succeed.
-            if self.view.version is None:
-                raise
-            log.exception("rights registry refresh failed; matching against v%s", self.view.version)
-        signals = self.characters.detect(data)
-        path = data.context.get("source_path")
-        matches = []
-        if path and data.context.get(Fact.MEDIA_HAS_AUDIO, True) and self.view.has_audio:
-            if self.audio is None:  # fail closed: a registered track could not be listened for
-                raise RuntimeError("reference audio is registered but fpcalc is not installed")
-            matches = self.audio.match(Path(str(path)))
-        signals.append(audio_signal(self, matches))
-        return signals
+    def analyse(self, data: DetectorInput) -> Detection:
+        with self.view.reading() as reg:  # index, terms and version of one registry version
+            signals = self.characters.detect(data)
+            path = data.context.get("source_path")
+            matches = []
+            if path and data.context.get(Fact.MEDIA_HAS_AUDIO, True) and self.view.has_audio:
+                if self.audio is None:  # fail closed: a registered track could not be listened for
+                    raise RuntimeError("reference audio is registered but fpcalc is not installed")
+                matches = self.audio.match(Path(str(path)))
+            signals.append(audio_signal(self, matches))
+            read = RightsRead(reg.version, reg.terms)
+        return Detection(signals, (read, VersionRead("rights", reg.version)))
 
     def close(self) -> None:
+        self.view.close()
         self.characters.close()
 
 
@@ -238,6 +225,7 @@ def build_rights_detector(
 ) -> RightsDetector:
     view = RightsView(db, assets_root, poll_s=poll_s)
     view.refresh(force=True)
+    view.start()
     characters = build_character_detector(view.index, embedder=embedder)
     try:
         check_audio_tools()
@@ -248,4 +236,11 @@ def build_rights_detector(
     return RightsDetector(view, characters, audio)
 
 
-__all__ = ["RightsDetector", "RightsView", "build_rights_detector", "bump_version", "load_registry"]
+__all__ = [
+    "RightsDetector",
+    "RightsRead",
+    "RightsView",
+    "build_rights_detector",
+    "bump_version",
+    "load_registry",
+]

@@ -96,6 +96,12 @@ class DecisionRow(Base):
     # Duties that travel with a published video (rights holders' attribution, revenue-share tags).
     obligations: Mapped[list[Any] | None] = mapped_column(JsonType)
     worker_id: Mapped[str] = mapped_column(String(128))
+    # The registry versions the likeness detector and the rights gate read (None: not run), and
+    # up to which version safety.registry's reconciler has re-checked this decision.
+    likeness_version: Mapped[int | None] = mapped_column(BigInteger)
+    rights_version: Mapped[int | None] = mapped_column(BigInteger)
+    likeness_checked: Mapped[int | None] = mapped_column(BigInteger)
+    rights_checked: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     emitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 

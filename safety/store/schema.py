@@ -1,7 +1,7 @@
 """Every table of the service in one metadata: what Alembic compares the migrations with.
 
-The models live next to the code that owns them (likeness, rights, provenance, review, store); this module
-imports them all, so ``metadata`` is whole however little the caller imported before.
+The models live next to the code that owns them (likeness, rights, provenance, review, registry,
+store); this module imports them all, so ``metadata`` is whole however little the caller imported before.
 ``tests/safety/test_migrations.py`` fails when a module with tables is missing here.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import safety.likeness.models
 import safety.provenance.models
+import safety.registry.models
 import safety.review.models
 import safety.rights.models
 import safety.store.accounts
@@ -24,5 +25,6 @@ MODEL_MODULES = (
     safety.rights.models,
     safety.provenance.models,
     safety.review.models,
+    safety.registry.models,
 )
 metadata = Base.metadata

@@ -28,8 +28,9 @@ from safety.likeness import authority, registry
 from safety.likeness.consent import ConsentError, check_terms
 from safety.likeness.enrol import Enrolment, EnrolmentError, enrol_from_video
 from safety.likeness.models import Cameo, CameoEmbedding, ProtectedLikeness
-from safety.likeness.records import recheck_protected, takedowns_for_revocation
+from safety.likeness.reconcile import LikenessChecker
 from safety.media import MediaRejected, MediaUnavailable, resolve_uri
+from safety.registry.reconcile import sweep_own
 from safety.store import User, Video
 
 router = APIRouter(prefix="/v1/cameos", tags=["cameos"], responses=PROBLEM_RESPONSES)
@@ -318,7 +319,7 @@ def add_protected(
         enrolment = _enrol(state, path, liveness=False)  # public footage: no head-turn needed
     person = registry.add_protected(session, name=name, enrolment=enrolment, actor=_actor(admin))
     authority.queue_existing_cameos(session, person, actor=_actor(admin))  # never linked automatically
-    taken = recheck_protected(session, person.id, actor=_actor(admin))
+    taken = sweep_own(session, LikenessChecker(), _actor(admin))  # stored face tracks, no decoding
     out = ProtectedChange(protected=_protected_out(person), takedowns=taken)
     session.commit()
     state.kick_relay()
@@ -345,8 +346,9 @@ def get_cameo(owner_id: str, who: Caller, session: SessionDep) -> CameoOut:
 
 
 def _finish(session: SessionDep, state: StateDep, who: Principal, cameo: Cameo) -> CameoChange:
-    """Take down what the change no longer covers, then commit everything at once."""
-    taken = takedowns_for_revocation(session, cameo.id, actor=_actor(who))
+    """Take down what the change no longer covers (its reconciler sweep), then commit it all at once.
+    Videos a worker decides on its not-yet-refreshed index are re-checked by the reconciler."""
+    taken = sweep_own(session, LikenessChecker(), _actor(who))
     out = CameoChange(cameo=_out(session, cameo), takedowns=taken)
     session.commit()
     if taken:

@@ -399,7 +399,9 @@ def remove_reference(
 
 
 @router.post("/characters/{character_id}/rules", response_model=RuleChangeOut, status_code=201)
-def create_rule(character_id: str, body: RuleIn, who: RightsHolder, session: SessionDep) -> RuleChangeOut:
+def create_rule(
+    character_id: str, body: RuleIn, who: RightsHolder, session: SessionDep, state: StateDep
+) -> RuleChangeOut:
     """A new rule version; ``mode: shadow`` (default) counts what it would change before it is activated."""
     char = _character(session, who, character_id)
     spec = RuleSpec.model_validate(body.model_dump(exclude={"mode", "note"}))
@@ -407,6 +409,8 @@ def create_rule(character_id: str, body: RuleIn, who: RightsHolder, session: Ses
         session, char, spec, mode=body.mode, note=body.note, actor=_actor(who)
     )
     session.commit()
+    if affected:  # the takedowns and relabels it caused go out now, not at the relay's next pass
+        state.kick_relay()
     return RuleChangeOut(rule=_rule_out(rule), affected_videos=affected)
 
 
@@ -426,7 +430,9 @@ def _rule(session: Session, char: RightsCharacter, version: int) -> RightsRule:
 
 
 @router.post("/characters/{character_id}/rules/{version}/activate", response_model=RuleChangeOut)
-def activate_rule(character_id: str, version: int, who: RightsHolder, session: SessionDep) -> RuleChangeOut:
+def activate_rule(
+    character_id: str, version: int, who: RightsHolder, session: SessionDep, state: StateDep
+) -> RuleChangeOut:
     """Enforce this version (a shadow one, or an older one to roll back)."""
     char = _character(session, who, character_id)
     rule = _rule(session, char, version)
@@ -435,15 +441,21 @@ def activate_rule(character_id: str, version: int, who: RightsHolder, session: S
     except registry.RegistryError as exc:
         raise Problem(exc.status, exc.code, str(exc)) from exc
     session.commit()
+    if affected:
+        state.kick_relay()
     return RuleChangeOut(rule=_rule_out(rule), affected_videos=affected)
 
 
 @router.post("/characters/{character_id}/rules/withdraw", response_model=RuleChangeOut)
-def withdraw_rule(character_id: str, who: RightsHolder, session: SessionDep) -> RuleChangeOut:
+def withdraw_rule(
+    character_id: str, who: RightsHolder, session: SessionDep, state: StateDep
+) -> RuleChangeOut:
     """Withdraw the opt-in: default deny again; published videos that relied on it are taken down."""
     char = _character(session, who, character_id)
     affected = registry.withdraw(session, char, actor=_actor(who))
     session.commit()
+    if affected:
+        state.kick_relay()
     return RuleChangeOut(rule=None, affected_videos=affected)
 
 

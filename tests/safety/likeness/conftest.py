@@ -122,15 +122,24 @@ def frames_of(path: Path) -> Any:
 
 
 @pytest.fixture
-def scan(detector: LikenessDetector, faces_media: dict[str, Path]) -> Callable[..., dict[str, Any]]:
+def results() -> list[LikenessResult]:
+    """The artifacts of every ``scan`` of the test, in order (the detector keeps none)."""
+    return []
+
+
+@pytest.fixture
+def scan(
+    detector: LikenessDetector, faces_media: dict[str, Path], results: list[LikenessResult]
+) -> Callable[..., dict[str, Any]]:
     """``scan("astro", creator="c1", cameos=[...])`` -> {signal name: Signal} with a fresh index."""
 
     def run(clip: str, creator: str, **context: Any) -> dict[str, Any]:
         detector.view.refresh()
-        signals = detector.detect(
+        found = detector.analyse(
             DetectorInput(frames=frames_of(faces_media[clip]), context={"creator.id": creator, **context})
         )
-        return {s.name: s for s in signals}
+        results.extend(found.of(LikenessResult))
+        return {s.name: s for s in found.signals}
 
     return run
 
@@ -144,9 +153,8 @@ def publish(
     def run(video_id: str, clip: str, creator: str) -> LikenessResult:
         detector.view.refresh()
         context = {"creator.id": creator, "video.id": video_id}
-        detector.detect(DetectorInput(frames=frames_of(faces_media[clip]), context=context))
-        result = detector.pop_result(video_id)
-        assert result is not None
+        found = detector.analyse(DetectorInput(frames=frames_of(faces_media[clip]), context=context))
+        (result,) = found.of(LikenessResult)
         with db.session() as s:
             s.add(
                 Video(

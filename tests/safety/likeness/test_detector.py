@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from safety.likeness import authority, registry
-from safety.likeness.detector import LikenessDetector
+from safety.likeness.detector import LikenessDetector, LikenessResult
 from safety.likeness.enrol import Enrolment
 from safety.likeness.models import Cameo, ProtectedLikeness
 from safety.likeness.vectors import MatchThresholds
@@ -17,12 +17,12 @@ from safety.store import Database
 Scan = Callable[..., dict[str, Any]]
 
 
-def test_unknown_faces_are_allowed(scan: Scan, detector: LikenessDetector) -> None:
+def test_unknown_faces_are_allowed(scan: Scan, results: list[LikenessResult]) -> None:
     found = scan("cam", "c1", cameos=["nobody"])
     assert set(found) == {"likeness.cameo_missing"}  # only the note that a named cameo is not enrolled
     assert found["likeness.cameo_missing"].score <= 0.2
     assert [e.label for e in found["likeness.cameo_missing"].evidence] == ["not-enrolled"]
-    assert detector.last_result is not None and len(detector.last_result.tracks) == 1
+    assert results[-1] is not None and len(results[-1].tracks) == 1
 
 
 def test_each_permission_mode(scan: Scan, enrol: Callable[..., str], db: Database) -> None:
@@ -85,7 +85,7 @@ def test_protected_figures_are_blocked_until_they_enrol_and_consent(
 def test_two_people_in_one_clip_are_two_tracks(
     scan: Scan,
     enrol: Callable[..., str],
-    detector: LikenessDetector,
+    results: list[LikenessResult],
     db: Database,
     enrolments: dict[str, Enrolment],
 ) -> None:
@@ -94,19 +94,19 @@ def test_two_people_in_one_clip_are_two_tracks(
         pid = registry.add_protected(s, name="A. Cameraman", enrolment=enrolments["cam"], actor="admin").id
     found = scan("both", "bob")
     assert set(found) == {"likeness.no_consent", "likeness.protected"}
-    result = detector.last_result
+    result = results[-1]
     assert result is not None and len(result.tracks) == 2
     assert all(1 <= len(t.vectors) <= 3 for t in result.tracks)  # a few embeddings per person, not per frame
     assert {(m.cameo_id, m.protected_id) for m in result.matches} == {(cameo_id, None), (None, pid)}
 
 
 def test_near_the_threshold_is_uncertain(
-    scan: Scan, enrol: Callable[..., str], detector: LikenessDetector
+    scan: Scan, enrol: Callable[..., str], detector: LikenessDetector, results: list[LikenessResult]
 ) -> None:
     enrol("astro", "alice")
     scan("astro", "bob")
-    assert detector.last_result is not None
-    sim = detector.last_result.matches[0].similarity
+    assert results[-1] is not None
+    sim = results[-1].matches[0].similarity
     detector.view.thresholds = MatchThresholds(threshold=sim + 0.01, margin=0.03)
     found = scan("astro", "bob")
     assert set(found) == {"likeness.uncertain"}
