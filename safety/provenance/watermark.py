@@ -147,9 +147,10 @@ class _Layout:
 
 
 @functools.cache
-def _layout(key: bytes = DEFAULT_KEY) -> _Layout:
-    """Which cells are pilot, which bit each data cell carries, and the chips: all from the key."""
-    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(key).digest()[:8], "big"))
+def _layout(key: bytes = DEFAULT_KEY, domain: bytes = b"") -> _Layout:
+    """Which cells are pilot, which bit each data cell carries, and the chips: all from the key
+    (``domain`` separates schemes: scheme 2 draws its own layout from the same key)."""
+    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(domain + key).digest()[:8], "big"))
     n = TILE * TILE
     order = rng.permutation(n)
     n_pilot = n // 4
@@ -162,23 +163,24 @@ def _layout(key: bytes = DEFAULT_KEY) -> _Layout:
     return _Layout(pilot.reshape(TILE, TILE), bit_of_cell.reshape(TILE, TILE), chip.reshape(TILE, TILE))
 
 
-def tile_values(watermark_id: str, key: bytes = DEFAULT_KEY) -> F32:
+def tile_values(watermark_id: str, key: bytes = DEFAULT_KEY, domain: bytes = b"") -> F32:
     """One tile of cell values in {-1, +1}: pilot chips plus data chips times their bit."""
-    lay = _layout(key)
+    lay = _layout(key, domain)
     bits = encode_bits(watermark_id, key).astype(np.float32)
     data = np.where(lay.bit_of_cell >= 0, lay.chip * bits[np.maximum(lay.bit_of_cell, 0)], 0.0)
     return (lay.pilot + data).astype(np.float32)
 
 
-def _shape(cells: F32) -> F32:
-    """Remove each cell's 3x3 (cyclic) neighbourhood mean: less low-frequency, less visible."""
+def shape_cells(cells: F32, factor: float = 0.7) -> F32:
+    """Remove ``factor`` x each cell's 3x3 (cyclic) neighbourhood mean: less low-frequency energy,
+    less visible (and content hides the mark from the detector there anyway)."""
     local = sum(np.roll(np.roll(cells, dy, 0), dx, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)) / 9.0
-    return (cells - 0.7 * local).astype(np.float32)
+    return (cells - factor * local).astype(np.float32)
 
 
 def pattern(watermark_id: str, width: int, height: int, strength: float, key: bytes = DEFAULT_KEY) -> F32:
     """The luma offset for a ``width`` x ``height`` frame (float; peak about ``strength``)."""
-    cells = _shape(tile_values(watermark_id, key))
+    cells = shape_cells(tile_values(watermark_id, key))
     cell_px = min(width, height) / CELLS_PER_SIDE
     rows = int(np.ceil(height / cell_px)) + 2
     cols = int(np.ceil(width / cell_px)) + 2

@@ -21,14 +21,24 @@ Why this design (measurements: benchmarks/WATERMARK.md):
 from __future__ import annotations
 
 import functools
-import hashlib
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from safety.provenance.watermark import CODED_BITS, DEFAULT_KEY, U8, Detection, decode_bits, encode_bits
+from safety.provenance.watermark import (
+    CODED_BITS,
+    DEFAULT_KEY,
+    U8,
+    Detection,
+    _Layout,
+    decode_bits,
+    encode_bits,
+    shape_cells,
+)
+from safety.provenance.watermark import _layout as _v1_layout
+from safety.provenance.watermark import tile_values as _v1_tile_values
 
 __all__ = ["ALGORITHM", "Embedder", "detect", "pattern"]
 
@@ -50,46 +60,20 @@ CANDIDATES = 16  # best-ranked geometries that go to the Viterbi decoder
 F32 = npt.NDArray[np.float32]
 
 
-@dataclass(frozen=True)
-class _Layout:
-    pilot: F32
-    bit_of_cell: npt.NDArray[np.int32]
-    chip: F32
+_DOMAIN = b"v2:"  # scheme 2's layout: drawn from the same key, independent of scheme 1's
 
 
-@functools.cache
 def _layout(key: bytes) -> _Layout:
-    """Pilot cells, the coded bit of each data cell and the chips: all from the key (domain v2)."""
-    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(b"v2:" + key).digest()[:8], "big"))
-    n = TILE * TILE
-    order = rng.permutation(n)
-    n_pilot = n // 4
-    bit_of_cell = np.full(n, -1, dtype=np.int32)
-    data_cells = order[n_pilot:]
-    bit_of_cell[data_cells] = np.arange(data_cells.size, dtype=np.int32) % CODED_BITS
-    chip = rng.choice(np.array([-1.0, 1.0], dtype=np.float32), size=n)
-    pilot = np.zeros(n, dtype=np.float32)
-    pilot[order[:n_pilot]] = chip[order[:n_pilot]]
-    return _Layout(pilot.reshape(TILE, TILE), bit_of_cell.reshape(TILE, TILE), chip.reshape(TILE, TILE))
+    return _v1_layout(key, _DOMAIN)
 
 
 def tile_values(watermark_id: str, key: bytes = DEFAULT_KEY) -> F32:
-    lay = _layout(key)
-    bits = encode_bits(watermark_id, key).astype(np.float32)
-    data = np.where(lay.bit_of_cell >= 0, lay.chip * bits[np.maximum(lay.bit_of_cell, 0)], 0.0)
-    return (lay.pilot + data).astype(np.float32)
-
-
-def _shape(cells: F32) -> F32:
-    """Subtract ``SHAPE`` x each cell's 3x3 (cyclic) neighbourhood mean: less energy at very low
-    frequencies, where content hides the mark from the detector anyway."""
-    local = sum(np.roll(np.roll(cells, dy, 0), dx, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)) / 9.0
-    return (cells - SHAPE * local).astype(np.float32)
+    return _v1_tile_values(watermark_id, key, _DOMAIN)
 
 
 def pattern(watermark_id: str, width: int, height: int, strength: float, key: bytes = DEFAULT_KEY) -> F32:
     """The luma offset for a ``width`` x ``height`` frame, 99th percentile of |offset| = ``strength``."""
-    cells = _shape(tile_values(watermark_id, key))
+    cells = shape_cells(tile_values(watermark_id, key), SHAPE)
     cell_px = min(width, height) / CELLS_PER_SIDE
     rows = int(np.ceil(height / cell_px)) + 2
     cols = int(np.ceil(width / cell_px)) + 2
@@ -208,9 +192,7 @@ def _score(res: F32, scale: float, angle: float, key: bytes) -> list[_Candidate]
     idx = np.argmax(corr, axis=1)
     peak = corr[np.arange(len(FLIPS)), idx]
     z = (peak - corr.mean(axis=1)) / (corr.std(axis=1) + 1e-9)
-    return [
-        _Candidate(float(z[f]), scale, angle, f, *divmod(int(idx[f]), n)) for f in range(len(FLIPS))
-    ]
+    return [_Candidate(float(z[f]), scale, angle, f, *divmod(int(idx[f]), n)) for f in range(len(FLIPS))]
 
 
 def _search(res: F32, key: bytes) -> list[_Candidate]:
