@@ -21,7 +21,8 @@ import c2pa
 from sqlalchemy.exc import SQLAlchemyError
 
 from safety.provenance import watermark2
-from safety.provenance.encode import EncodeError, mean_luma
+from safety.provenance.encode import EncodeError
+from safety.provenance.wmread import detection_luma
 from safety.provenance.manifest import summarize
 from safety.provenance.models import ProvenanceRecord
 from safety.provenance.publisher import file_sha256
@@ -142,7 +143,7 @@ def _failures(results: dict[str, Any]) -> list[dict[str, str]]:
 
 def _watermark(path: Path, max_frames: int, key: bytes) -> WatermarkReport:
     try:
-        mean, frames = mean_luma(path, max_frames=max_frames)
+        mean, frames = detection_luma(path, max_frames=max_frames)
     except (EncodeError, OSError, ValueError) as exc:
         return WatermarkReport(found=False, error=str(exc)[:500])
     det, scheme = detect_any(mean, frames, key)

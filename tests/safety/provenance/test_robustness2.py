@@ -16,7 +16,8 @@ import pytest
 from safety.provenance import watermark as wm1
 from safety.provenance import watermark2 as wm2
 from safety.provenance.config import ProvenanceConfig
-from safety.provenance.encode import encode_final, mean_luma, probe_source
+from safety.provenance.encode import encode_final, probe_source
+from safety.provenance.wmread import detection_luma as mean_luma
 from safety.provenance.verify import detect_any
 
 WID = "0ddba11c0ffee123"
