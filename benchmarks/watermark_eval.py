@@ -41,8 +41,8 @@ from safety.provenance import watermark as wm1  # noqa: E402
 from safety.provenance import watermark2 as wm2  # noqa: E402
 from safety.provenance.config import ProvenanceConfig  # noqa: E402
 from safety.provenance.encode import encode_final, probe_source  # noqa: E402
-from safety.provenance.wmread import detection_luma as mean_luma  # noqa: E402
 from safety.provenance.verify import detect_any  # noqa: E402
+from safety.provenance.wmread import detection_luma as mean_luma  # noqa: E402
 
 X264 = ["-c:v", "libx264", "-preset", "medium"]
 FAST = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23"]

@@ -22,7 +22,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from safety.provenance import watermark2
 from safety.provenance.encode import EncodeError
-from safety.provenance.wmread import detection_luma
 from safety.provenance.manifest import summarize
 from safety.provenance.models import ProvenanceRecord
 from safety.provenance.publisher import file_sha256
@@ -31,6 +30,7 @@ from safety.provenance.store import ProvenanceStore
 from safety.provenance.watermark import ALGORITHM as ALGORITHM_V1
 from safety.provenance.watermark import DEFAULT_KEY, Detection
 from safety.provenance.watermark import detect as detect_v1
+from safety.provenance.wmread import detection_luma
 from safety.store.db import Database
 
 __all__ = ["VerifyReport", "WatermarkReport", "verify_file"]

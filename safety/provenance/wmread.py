@@ -78,4 +78,5 @@ def detection_luma(
         raise EncodeError(f"decoding for watermark detection took longer than {timeout_s:g} s")
     if count == 0:
         raise EncodeError(f"no frames decoded: {tail}")
-    return total_y / count, count
+    mean: npt.NDArray[np.float32] = total_y / np.float32(count)
+    return mean, count

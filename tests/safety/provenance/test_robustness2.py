@@ -17,8 +17,8 @@ from safety.provenance import watermark as wm1
 from safety.provenance import watermark2 as wm2
 from safety.provenance.config import ProvenanceConfig
 from safety.provenance.encode import encode_final, probe_source
-from safety.provenance.wmread import detection_luma as mean_luma
 from safety.provenance.verify import detect_any
+from safety.provenance.wmread import detection_luma as mean_luma
 
 WID = "0ddba11c0ffee123"
 FAST = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23"]
