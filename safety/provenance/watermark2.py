@@ -48,6 +48,8 @@ CELLS_PER_SIDE = 45  # cells along the frame's short side
 TILE = 32  # cells per tile side
 SHAPE = 0.5  # high-pass shaping of the cell grid (see _shape)
 MEDIAN = 5  # content predictor: median over MEDIAN x MEDIAN residual samples
+WEIGHT_WINDOW = 7  # residual samples over which the local texture RMS is measured
+FLOOR = 0.3  # luma levels added to that RMS (a flat, mark-less area must not weigh without bound)
 SPC = 3  # detector samples per cell
 BASE_SPC = 4.0  # samples per cell of the residual before resampling (>= SPC / smallest scale)
 # Visible fraction of the original short side (crop < 1 < padding), geometric 1.2 % steps.
@@ -124,12 +126,17 @@ class Embedder:
 
 
 def _residual(mean: F32) -> F32:
-    """Sign of (content - 5x5 median) on a grid of ``BASE_SPC`` samples per nominal cell."""
+    """Sign of (content - 5x5 median) on a grid of ``BASE_SPC`` samples per nominal cell, weighted
+    by 1 / (local residual RMS + ``FLOOR``): a sign in strong texture is nearly a coin toss, one in
+    a smooth area mostly the mark's. Measured on 20 hard attacked copies (CRF 30/40 + crop +
+    brightness, CRF 40, 240p): 11 read vs 9 with the plain sign."""
     h, w = mean.shape
     f = CELLS_PER_SIDE * BASE_SPC / min(h, w)
     size = (max(8, round(w * f)), max(8, round(h * f)))
     small = cv2.resize(mean, size, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
-    out: F32 = np.sign(small - cv2.medianBlur(small, MEDIAN)).astype(np.float32)
+    r = small - cv2.medianBlur(small, MEDIAN)
+    rms = np.sqrt(cv2.blur(r * r, (WEIGHT_WINDOW, WEIGHT_WINDOW)))
+    out: F32 = (np.sign(r) / (rms + FLOOR)).astype(np.float32)
     return out
 
 
