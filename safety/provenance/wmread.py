@@ -82,5 +82,6 @@ def detection_luma(
         raise EncodeError(f"decoding for watermark detection took longer than {timeout_s:g} s")
     if count == 0:
         raise EncodeError(f"no frames decoded: {tail}")
-    mean: npt.NDArray[np.float32] = (total_y / (257.0 * count)).astype(np.float32)
+    # swscale widens 8-bit grey as v << 8 (plus the fractions its area filter produced)
+    mean: npt.NDArray[np.float32] = (total_y / (256.0 * count)).astype(np.float32)
     return mean, count

@@ -35,9 +35,12 @@ ATTACKS: dict[str, list[str]] = {
     ],
     "downscale to 240p": ["-vf", "scale=-2:240", *FAST],
     "letterbox 10%": ["-vf", "pad=iw:ih*1.1:0:(oh-ih)/2", *FAST],
+    "pillarbox 10%": ["-vf", "pad=iw*1.1:ih:(ow-iw)/2:0", *FAST],
+    "trim 1.5 s": ["-ss", "1", "-t", "1.5", *FAST],
     "speed 2x": ["-vf", "setpts=0.5*PTS", "-r", "24", *FAST],
     "colour grade": ["-vf", "eq=saturation=1.4:gamma=1.3", *FAST],
     "HEVC": ["-c:v", "libx265", "-preset", "ultrafast", "-crf", "28", "-x265-params", "log-level=error"],
+    "AV1": ["-c:v", "libsvtav1", "-preset", "12", "-crf", "40"],
     "VP9": ["-c:v", "libvpx-vp9", "-crf", "36", "-b:v", "0", "-deadline", "realtime", "-cpu-used", "8"],
 }
 
@@ -57,7 +60,7 @@ def marked2(clips: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) ->
 def test_scheme2_payload_survives(
     marked2: Path, tmp_path: Path, ffmpeg: Callable[..., None], attack: str
 ) -> None:
-    out = tmp_path / ("t.webm" if attack == "VP9" else "t.mkv")
+    out = tmp_path / ("t.webm" if attack in ("VP9", "AV1") else "t.mkv")
     ffmpeg("-i", str(marked2), *ATTACKS[attack], str(out))
     mean, frames = mean_luma(out)
     det, scheme = detect_any(mean, frames, wm1.DEFAULT_KEY)
