@@ -135,8 +135,15 @@ def _residual(mean: F32) -> F32:
     size = (max(8, round(w * f)), max(8, round(h * f)))
     small = cv2.resize(mean, size, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
     r = small - cv2.medianBlur(small, MEDIAN)
-    rms = np.sqrt(cv2.blur(r * r, (WEIGHT_WINDOW, WEIGHT_WINDOW)))
-    out: F32 = (np.sign(r) / (rms + FLOOR)).astype(np.float32)
+    out: F32 = (np.sign(r) / (local_rms(r) + FLOOR)).astype(np.float32)
+    return out
+
+
+def local_rms(r: F32) -> F32:
+    """RMS over ``WEIGHT_WINDOW`` squares. The box filter keeps running sums, which can leave a
+    -1e-17 where the residual is exactly zero after large values (an HEVC copy did): clamped,
+    or its square root is NaN and the whole correlation with it."""
+    out: F32 = np.sqrt(np.maximum(cv2.blur(r * r, (WEIGHT_WINDOW, WEIGHT_WINDOW)), 0.0)).astype(np.float32)
     return out
 
 

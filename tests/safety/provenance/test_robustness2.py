@@ -88,3 +88,16 @@ def test_scheme2_needs_the_key_and_unmarked_video_reads_nothing(
         mean, frames = mean_luma(clip)
         det, scheme = detect_any(mean, frames, wm1.DEFAULT_KEY)
         assert det.watermark_id is None and scheme is None
+
+
+def test_local_texture_rms_is_never_nan() -> None:
+    """Regression: on a real HEVC copy the box filter's running sums went to -1e-17 over an exactly
+    flat residual, the square root gave NaN and the detector's sync z with it (the id was lost).
+    The crop is that residual (32x32 samples around the spot)."""
+    import cv2
+    import numpy as np
+
+    r = np.load(Path(__file__).parents[2] / "data" / "wm2_residual_crop.npy")
+    assert (cv2.blur(r * r, (wm2.WEIGHT_WINDOW, wm2.WEIGHT_WINDOW)) < 0).any()  # the raw sums do dip
+    rms = wm2.local_rms(r)
+    assert np.isfinite(rms).all() and (rms >= 0).all()
