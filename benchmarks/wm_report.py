@@ -101,7 +101,7 @@ METHOD = """## Method
   with black corners, or cropped to the largest same-aspect rectangle and scaled back to 1280x720.
 * Detection: `safety.provenance.verify.detect_any` (scheme 2, then the scheme 1 fallback), on the mean
   luma of up to 240 frames read by `safety.provenance.wmread.detection_luma` (Y plane, area-scaled to a
-  360 px short side in 16 bits inside one-thread ffmpeg), as `feedguard verify` does. Recovered = the
+  540 px short side in 16 bits inside one-thread ffmpeg), as `feedguard verify` does. Recovered = the
   decoded id equals the embedded id.
 * Costs: size of marked vs unmarked final encode (same settings = bitrate at the same duration), luma
   PSNR over all frames and mean SSIM of the coded Y planes.

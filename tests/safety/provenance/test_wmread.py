@@ -14,16 +14,16 @@ from safety.provenance.wmread import detection_luma
 
 
 def test_mean_is_the_full_size_y_mean_area_scaled(tmp_path: Path, ffmpeg: Callable[..., None]) -> None:
-    """720p in, 640x360 out, equal to the full-size mean scaled down (no range change, no 8-bit
+    """720p in, 960x540 out, equal to the full-size mean scaled down (no range change, no 8-bit
     rounding per frame: a sub-level mark lives in the fractions)."""
     src = tmp_path / "hd.mp4"
     ffmpeg("-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=24:duration=1", "-c:v", "libx264", "-crf", "18",
            "-pix_fmt", "yuv420p", str(src))  # fmt: skip
     small, frames = detection_luma(src)
     full, full_frames = mean_luma(src)
-    assert small.dtype == np.float32 and small.shape == (360, 640)
+    assert small.dtype == np.float32 and small.shape == (540, 960)
     assert frames == full_frames == 24
-    ref = cv2.resize(full, (640, 360), interpolation=cv2.INTER_AREA)
+    ref = cv2.resize(full, (960, 540), interpolation=cv2.INTER_AREA)
     assert float(np.median(np.abs(small - ref))) < 0.2  # same levels, not a rescaled range
     assert np.mean(small != np.round(small)) > 0.5  # fractions kept
 
