@@ -111,9 +111,10 @@ METHOD = """## Method
 ## Detection time
 
 `nice -n 10 python benchmarks/wm_timing.py` (10 s 720p24 hand-held clip, 240 frames, CPU s of this
-process and its ffmpeg): marked copy 1.28-1.29 (decode 1.11-1.14 + detect 0.16-0.17), unmarked copy
-1.18-1.20 (decode 0.96-0.99 + detect 0.21-0.22, scheme 1 fallback included). Before (full-size yuv420p
-through the pipe, float64 sums): 2.26-2.33. The H.264 decode alone is ~0.8 CPU s of it.
+process and its ffmpeg, load ~8 on the 2 cores): marked copy 1.37-1.46 (decode 1.22-1.30 + detect
+0.15-0.16), unmarked copy 1.39-1.42 (decode 1.17-1.21 + detect 0.22-0.23, scheme 1 fallback included).
+Before (full-size yuv420p through the pipe, float64 sums): 2.26-2.33. The H.264 decode alone is ~0.8
+CPU s of it; reading at 360 px instead of 540 measured 1.18-1.29 but lost a scheme 1 copy.
 
 ## What was tried for the costs and did not make it (4 s clips, same production encode)
 
