@@ -27,7 +27,16 @@ import numpy as np
 
 from safety.media import tools
 from safety.media.probe import ffmpeg_input_args
-from safety.provenance.ffproc import MP4_AUDIO, Proc, deadline, mark_graph, raw_frames, threads, x264_output
+from safety.provenance.ffproc import (
+    MP4_AUDIO,
+    TRAILER_FAILED,
+    Proc,
+    deadline,
+    mark_graph,
+    raw_frames,
+    threads,
+    x264_output,
+)
 from safety.provenance.source import EncodeError, EncodeStats, SourceFormat, check_whole, probe_source
 from safety.provenance.watermark import U8, LumaAccumulator
 from safety.provenance.watermark import Embedder as EmbedderV1
@@ -168,8 +177,9 @@ def _encode_single(
                 proc.kill()
     if fired.is_set():
         raise EncodeError(f"final encode took longer than {timeout_s:g} s")
-    if rc != 0 or frames == 0:
-        raise EncodeError(f"final encode failed (ffmpeg {rc}: {proc.log()})")
+    log = proc.log()
+    if rc != 0 or frames == 0 or TRAILER_FAILED in log or not dest.is_file():
+        raise EncodeError(f"final encode failed (ffmpeg {rc}: {log})")
     return EncodeStats(frames, time.monotonic() - started, 0.0)
 
 

@@ -16,8 +16,20 @@ from classifiers.sessions import worker_threads
 from safety.media import tools
 from safety.provenance.source import SourceFormat
 
-__all__ = ["Proc", "deadline", "mark_graph", "raw_frames", "threads", "x264_output"]
+__all__ = [
+    "MP4_AUDIO",
+    "TRAILER_FAILED",
+    "Proc",
+    "deadline",
+    "mark_graph",
+    "raw_frames",
+    "threads",
+    "x264_output",
+]
 
+# ffmpeg 5.1 exits 0 when the MP4's trailer (its index, moved to the front by +faststart) cannot
+# be written, e.g. the file vanished or the disk filled: the file is then unplayable or gone.
+TRAILER_FAILED = "Error writing trailer"
 MP4_AUDIO = frozenset({"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"})
 _PIPE_BYTES = 1 << 20
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
