@@ -178,7 +178,15 @@ def measure_floor(clips: list[Clip], repeats: int, out_dir: Path) -> None:
             e = min((_timed(enc) for _ in range(repeats)), key=lambda x: x[0])
             m = min((_timed_mark(c.path, out_dir / "mark.mp4", bool(threads)) for _ in range(repeats)),
                     key=lambda x: x[0])  # fmt: skip
+            o = min(
+                (_timed_onepass(c.path, out_dir, bool(threads)) for _ in range(repeats)), key=lambda x: x[0]
+            )
+            smp = min((_timed_sample(c.path, bool(threads)) for _ in range(repeats)), key=lambda x: x[0])
             c.floor |= {
+                f"onepass{label}": o[0],
+                f"onepass_cpu{label}": o[1],
+                f"sample{label}": smp[0],
+                f"sample_cpu{label}": smp[1],
                 f"dec{label}": d[0],
                 f"dec_cpu{label}": d[1],
                 f"enc{label}": e[0],
@@ -208,6 +216,60 @@ def _timed_mark(src: Path, dest: Path, one_thread: bool) -> tuple[float, float]:
     return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
 
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _self_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _timed_onepass(src: Path, out_dir: Path, one_thread: bool) -> tuple[float, float]:
+    """(wall s, cpu s) of the one-pass decode alone (no detector): sampled frames + watermark + x264."""
+    from safety.media import MediaLimits, probe
+    from safety.provenance.onepass import EncodePlan, Sampling, sample_and_encode
+    from safety.provenance.source import SourceFormat, probe_source
+    from safety.provenance.watermark2 import Embedder
+
+    cfg = ProvenanceConfig()
+    limits = MediaLimits()
+    info = probe(src, limits)
+    fmt = SourceFormat.from_info(info) or probe_source(src)
+    grain = out_dir / "grain.yuv"
+    grain.write_bytes(
+        Embedder("0123456789abcdef", fmt.width, fmt.height, cfg.watermark_strength).grain_frame()
+    )
+    plan = EncodePlan("bench", "0123456789abcdef", fmt, out_dir / "onepass.mp4", grain, cfg.crf, cfg.preset,
+                      None, 600.0)  # fmt: skip
+    set_worker_threads(1 if one_thread else None)
+    try:
+        c0, s0, t = _children_cpu(), _self_cpu(), time.perf_counter()
+        sample_and_encode(info, plan, sampling=Sampling(), limits=limits)
+        wall = time.perf_counter() - t
+        return wall, _children_cpu() - c0 + _self_cpu() - s0
+    finally:
+        set_worker_threads(None)
+
+
+def _timed_sample(src: Path, one_thread: bool) -> tuple[float, float]:
+    """(wall s, cpu s) of today's sampling decode alone: what a held or rejected video costs when
+    the encode waits for the verdict (``encode_mode=after_verdict``)."""
+    from safety.media import MediaLimits, probe, sample_frames
+
+    limits = MediaLimits()
+    info = probe(src, limits)
+    set_worker_threads(1 if one_thread else None)
+    try:
+        c0, s0, t = _children_cpu(), _self_cpu(), time.perf_counter()
+        sample_frames(info, limits=limits)
+        wall = time.perf_counter() - t
+        return wall, _children_cpu() - c0 + _self_cpu() - s0
+    finally:
+        set_worker_threads(None)
+
+
 # -- end to end -------------------------------------------------------------------------------
 @dataclass
 class Config:
@@ -216,13 +278,15 @@ class Config:
     threads: int | None  # FEEDGUARD_WORKER_THREADS
     paced: float | None = None  # events per second; None = one burst
     rounds: int = 2  # each clip this many times (distinct video ids)
+    encode_mode: str = "speculative"  # FEEDGUARD_ENCODE_MODE: one pass, or "after_verdict" (two passes)
 
     @property
     def label(self) -> str:
         t = f", {self.threads} thread{'s' if self.threads != 1 else ''}/worker" if self.threads else ""
         mode = f", paced {self.paced:.2f}/s" if self.paced else ""
         workers = f"{self.workers} worker{'s' if self.workers > 1 else ''}"
-        return f"{workers}{t}{mode}"
+        passes = "one pass" if self.encode_mode == "speculative" else "two passes (before)"
+        return f"{passes}: {workers}{t}{mode}"
 
 
 @dataclass
@@ -332,6 +396,7 @@ def run_pipeline(clips: list[Clip], cfg: Config, root: Path, media: Path, timeou
         ensure_topics(broker.bootstrap, partitions=2)
         env = dict(os.environ, FEEDGUARD_SESSION_TIMEOUT_MS="2000", PYTHONPATH=str(REPO))
         env.pop("FEEDGUARD_WORKER_THREADS", None)
+        env["FEEDGUARD_ENCODE_MODE"] = cfg.encode_mode
         if cfg.threads:
             env["FEEDGUARD_WORKER_THREADS"] = str(cfg.threads)
         procs: list[subprocess.Popen[bytes]] = []
@@ -574,6 +639,37 @@ def report(clips: list[Clip], runs: list[Run], args: argparse.Namespace, cmdline
         "and time coding the mark."
     )
     out.append("")
+    out.append(
+        "**Per-video passes alone** (in process, no detector, best of the floor repeats): today's sampling "
+        "decode (all a held or rejected video costs in pixels with `encode_mode=after_verdict`), and the "
+        "one-pass decode that samples the same frames while it watermarks and encodes (what every video "
+        "costs with `encode_mode=speculative`, published or not)"
+    )
+    out.append("")
+    out.append("| clip | sampling decode wall s | sampling CPU s | 1 core: sampling CPU s | one pass wall s "
+               "| one pass CPU s | 1 core: one pass CPU s | 1 core: one pass / (sampling + watermark encode) "
+               "CPU | 1 core: one pass / watermark encode CPU |")  # fmt: skip
+    out.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for c in clips:
+        f = c.floor
+        both = f["onepass_cpu_t1"] / (f["sample_cpu_t1"] + f["mark_cpu_t1"])
+        out.append(f"| {c.video_id} | {f['sample']:.2f} | {f['sample_cpu']:.2f} | {f['sample_cpu_t1']:.2f} | "
+                   f"{f['onepass']:.2f} | {f['onepass_cpu']:.2f} | {f['onepass_cpu_t1']:.2f} | {both:.2f}x | "
+                   f"{f['onepass_cpu_t1'] / f['mark_cpu_t1']:.2f}x |")  # fmt: skip
+    waste_cpu = fm["onepass_cpu_t1"] - fm["sample_cpu_t1"]  # per video not published
+    saved_cpu = fm["sample_cpu_t1"] + fm["mark_cpu_t1"] - fm["onepass_cpu_t1"]  # per published video
+    break_even = waste_cpu / max(1e-9, saved_cpu + waste_cpu)
+    out.append("")
+    out.append(
+        "Waste on a video that is not published (1 core, mean): the one pass costs "
+        f"{fm['onepass_cpu_t1']:.2f} CPU s against {fm['sample_cpu_t1']:.2f} s for sampling alone, so each "
+        f"held or rejected video wastes **{waste_cpu:.2f} CPU s** "
+        f"({waste_cpu / fm['sample_cpu_t1']:.1f}x the sampling decode) on an encode that is thrown away; a "
+        f"published video saves {saved_cpu:.2f} CPU s (one decode instead of two). Break-even: speculative "
+        f"encoding costs less CPU while more than **{break_even:.0%}** of "
+        "videos are published; below that share, set `FEEDGUARD_ENCODE_MODE=after_verdict`."
+    )
+    out.append("")
     # (b) end to end
     out.append(
         "**(b) End to end through Kafka** (latency = outcome consumed - event produced; *burst* = all "
@@ -608,6 +704,8 @@ def report(clips: list[Clip], runs: list[Run], args: argparse.Namespace, cmdline
 
     def find(workers: int, threads: int | None = None) -> Run | None:
         for r in burst:
+            if r.cfg.encode_mode != "speculative":
+                continue
             if r.cfg.workers == workers and (threads is None or r.cfg.threads == threads):
                 return r
         return None
@@ -652,8 +750,9 @@ def report(clips: list[Clip], runs: list[Run], args: argparse.Namespace, cmdline
     out.append("| configuration | e2e s/video / decode+encode wall (all cores) | e2e s/video / throughput "
                "floor (1 core each) | stage sum / decode+encode wall (latency) | detection only (sample + "
                "detect:*) / decode-only wall | CPU s/video / decode+encode CPU (1 core) | CPU s/video / "
-               "decode+watermark+encode CPU (1 core) |")  # fmt: skip
-    out.append("|---|--:|--:|--:|--:|--:|--:|")
+               "decode+watermark+encode CPU (1 core) | videos/s / throughput floor | stage sum / "
+               "decode+watermark+encode wall (same threads) | service time p99/p50 |")  # fmt: skip
+    out.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for r in burst:
         if not r.stages:
             continue
@@ -664,13 +763,58 @@ def report(clips: list[Clip], runs: list[Run], args: argparse.Namespace, cmdline
         det = mean(detection_ms(s) / 1000 / clip_of(v, clips).floor["dec"] for v, s in r.stages.items())
         cpu_ratio = r.cpu_per_video() / fm["enc_cpu_t1"]
         cpu_mark = r.cpu_per_video() / fm["mark_cpu_t1"]
+        g = goal_figures(r, clips, fm)
+        goals = f"{g['thr']:.2f}x | {g['lat']:.2f}x | {g['p99p50']:.2f}"
         out.append(f"| {r.cfg.label} | {e2e:.2f}x | {thr:.2f}x | {lat:.2f}x | {det:.2f}x | {cpu_ratio:.2f}x "
-                   f"| {cpu_mark:.2f}x |")  # fmt: skip
+                   f"| {cpu_mark:.2f}x | {goals} |")  # fmt: skip
     out.append("")
+    out += goals_table(burst, clips, fm)
     for r in runs:
         for e in r.errors:
             out.append(f"- {r.cfg.label}: {e}")
     return "\n".join(out) + "\n"
+
+
+def goal_figures(r: Run, clips: list[Clip], fm: dict[str, float]) -> dict[str, float]:
+    """The issue-18 ratios of one run: CPU per video and throughput against the floor, one video's
+    service time (stage sum) against the watermark encode alone with the same thread budget."""
+    one_core = r.cfg.threads is not None and r.cfg.threads < NCPU
+    mark_key = "mark_t1" if one_core else "mark"
+    service = [sum(s.values()) / 1000 for s in r.stages.values()]
+    return {
+        "cpu": r.cpu_per_video() / fm["mark_cpu_t1"],
+        "thr": r.throughput / (NCPU / fm["enc_cpu_t1"]),
+        "lat": mean(sum(s.values()) / 1000 / clip_of(v, clips).floor[mark_key] for v, s in r.stages.items()),
+        "p99p50": pct(service, 99) / pct(service, 50) if service else float("nan"),
+        "rss": max(r.rss_kb) / 1024 if r.rss_kb else float("nan"),
+    }
+
+
+def goals_table(burst: list[Run], clips: list[Clip], fm: dict[str, float]) -> list[str]:
+    """One pass against two passes (today's path) on the issue's goals, same run."""
+
+    def pick(mode: str, workers: int) -> Run | None:
+        return next((r for r in burst if r.cfg.encode_mode == mode and r.cfg.workers == workers and r.stages),
+                    None)  # fmt: skip
+
+    rows = [("CPU s/video / decode+watermark+encode CPU (1 core), 2 workers", "cpu", 2, "<= 1.15"),
+            ("one video: stage sum / decode+watermark+encode wall, 1 worker", "lat", 1, "<= 1.15"),
+            ("videos/s / decode+encode throughput floor, 2 workers", "thr", 2, ">= 0.85"),
+            ("service time p99/p50, 2 workers", "p99p50", 2, "< 2"),
+            ("peak RSS MB per worker (Python), 2 workers", "rss", 2, "<= today")]  # fmt: skip
+    out = [
+        "**(e) Issue 18 goals: one pass against today's two passes** (same run; ratios per clip, averaged)",
+        "",
+    ]
+    out += ["| goal | target | one pass | two passes (before) |", "|---|---|--:|--:|"]
+    for label, key, workers, target in rows:
+        cells = []
+        for mode in ("speculative", "after_verdict"):
+            r = pick(mode, workers)
+            cells.append(f"{goal_figures(r, clips, fm)[key]:.2f}" if r else "-")
+        out.append(f"| {label} | {target} | {' | '.join(cells)} |")
+    out.append("")
+    return out
 
 
 def write_readme(body: str) -> None:
@@ -697,6 +841,9 @@ def main() -> int:
     ap.add_argument("--keep", type=Path, help="keep media, logs and databases in this directory")
     ap.add_argument("--no-write", action="store_true", help="print only; do not write benchmarks/README.md")
     ap.add_argument("--e2e-rounds", type=int, default=2, help="rounds per Kafka configuration (best kept)")
+    ap.add_argument(
+        "--no-two-pass", action="store_true", help="skip today's two-pass path (encode_mode=after_verdict)"
+    )
     args = ap.parse_args()
     started = time.perf_counter()
     cmdline = "python benchmarks/pipeline_bench.py" + "".join(f" {a}" for a in sys.argv[1:])
@@ -713,9 +860,14 @@ def main() -> int:
         measure_floor(clips, args.floor_repeats, root)
         print(f"floor measured in {time.perf_counter() - t:.1f} s", flush=True)
         configs = []
-        configs += [Config("after-1", 1, NCPU), Config("after-2", 2, max(1, NCPU // 2))]
-        if not args.quick:
-            configs.append(Config("after-1-t1", 1, max(1, NCPU // 2)))
+        modes = ["speculative"] + ([] if args.no_two_pass else ["after_verdict"])
+        for mode in modes:
+            configs += [
+                Config("w1", 1, NCPU, encode_mode=mode),
+                Config("w2", 2, max(1, NCPU // 2), encode_mode=mode),
+            ]
+            if not args.quick:
+                configs.append(Config("w1-t1", 1, max(1, NCPU // 2), encode_mode=mode))
         tries: dict[str, list[Run]] = {}
         for rnd in range(args.e2e_rounds):  # rounds interleave the configurations
             for cfg in configs:
@@ -732,7 +884,8 @@ def main() -> int:
             runs.append(best_run)
         if not (args.quick or args.no_paced):
             best = max(
-                (r for r in runs if r.cfg.workers == 2), key=lambda r: r.throughput
+                (r for r in runs if r.cfg.workers == 2 and r.cfg.encode_mode == "speculative"),
+                key=lambda r: r.throughput,
             )
             cfg = Config("after-2-paced", 2, best.cfg.threads, paced=0.7 * best.throughput,
                          rounds=args.paced_rounds)  # fmt: skip

@@ -12,7 +12,6 @@ Either way the detectors get the same frames (tests/safety/test_onepass.py prove
 
 from __future__ import annotations
 
-import subprocess
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from typing import Protocol, runtime_checkable
 from classifiers.base import FrameBatch
 from safety.config import Settings
 from safety.events import VideoGenerated
-from safety.media import VideoInfo, sample_frames
+from safety.media import VideoInfo, sample_frames, tools
 from safety.provenance.onepass import EncodePlan, Sampling, sample_and_encode
 from safety.publishing import PreparedAsset, Publisher
 
@@ -39,11 +38,11 @@ class PassJob:
     decision_id: str
     workdir: Path  # removed by the pipeline when the video is done, published or not
     prefetch: Sequence[object] = ()
-    _procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _procs: list[tools.Process] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _cancelled: bool = False
 
-    def attach(self, proc: subprocess.Popen[bytes]) -> None:
+    def attach(self, proc: tools.Process) -> None:
         with self._lock:
             self._procs.append(proc)
             if self._cancelled and proc.poll() is None:

@@ -14,7 +14,6 @@ import logging
 import math
 import queue
 import re
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -300,7 +299,7 @@ def read_frames(
     *,
     stop_at_cap: bool = True,
     timeout_s: float | None = None,
-    on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
+    on_start: Callable[[tools.Process], None] | None = None,
 ) -> Decoded:
     """Run ``cmd`` and read its raw RGB frames from stdout (at most ``limits.max_sampled_frames``).
 

@@ -15,7 +15,6 @@ detectors that prefetch (frame models) work while x264 does.
 from __future__ import annotations
 
 import logging
-import subprocess
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -97,7 +96,7 @@ def sample_and_encode(
     sampling: Sampling,
     limits: MediaLimits,
     prefetch: Iterable[object] = (),
-    on_start: Callable[[subprocess.Popen[bytes]], None] | None = None,
+    on_start: Callable[[tools.Process], None] | None = None,
 ) -> tuple[FrameBatch, PreparedAsset]:
     """Decode ``info.path`` once: the sampled frames (as :func:`~safety.media.sample_frames`
     returns them) and the watermarked MP4 at ``plan.dest``.

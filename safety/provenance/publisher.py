@@ -101,7 +101,9 @@ class ProvenancePublisher:
             workdir = Path(tmp)
             signed = workdir / "signed.mp4"
             if request.prepared is not None:
-                encoded, frames, encode_s = _prepared(request.prepared, request.decision_id, watermark_id)
+                # Encoded during sampling (one decode): its time is in the pipeline's "sample" stage.
+                encoded, frames = _prepared(request.prepared, request.decision_id, watermark_id)
+                encode_s = 0.0
             else:  # the two-pass path (and moderator approvals): decode the snapshot again
                 fmt = SourceFormat.from_info(request.info) or probe_source(request.source)
                 encoded = workdir / "encoded.mp4"
@@ -237,7 +239,7 @@ class ProvenancePublisher:
         self.signer.close()
 
 
-def _prepared(prepared: PreparedAsset, decision_id: str, watermark_id: str) -> tuple[Path, int, float]:
+def _prepared(prepared: PreparedAsset, decision_id: str, watermark_id: str) -> tuple[Path, int]:
     """The encode made before the verdict, if it is this decision's and it succeeded (else raise:
     the publish step fails and the video is held)."""
     if prepared.error is not None or prepared.path is None:
@@ -248,7 +250,7 @@ def _prepared(prepared: PreparedAsset, decision_id: str, watermark_id: str) -> t
         )
     if not prepared.path.is_file():
         raise EncodeError("the prepared encode is gone")
-    return prepared.path, prepared.frames, prepared.seconds
+    return prepared.path, prepared.frames
 
 
 def _read_back(path: Path) -> tuple[dict[str, Any], str]:
