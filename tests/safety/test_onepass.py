@@ -122,18 +122,14 @@ def _pipeline(
     *,
     detectors: Sequence[Detector] = (),
     policy: bool = True,
-    **settings: Any,
+    **overrides: Any,
 ) -> Pipeline:
     """The real pipeline and provenance publisher (build_publisher, as the worker builds it)."""
     policy_file = tmp_path / "policy.yaml"
     policy_file.write_text(POLICY)
-    settings = Settings(
-        data_dir=tmp_path / f"data-{mode}",
-        media_roots=[root],
-        encode_mode=mode,  # type: ignore[arg-type]
-        **({"policy_file": policy_file} if policy else {}),
-        **settings,
-    )
+    if policy:
+        overrides["policy_file"] = policy_file
+    settings = Settings(data_dir=tmp_path / f"data-{mode}", media_roots=[root], encode_mode=mode, **overrides)
     db = open_database(settings)
     if not detectors:
         return build_pipeline(settings, db)
