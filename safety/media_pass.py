@@ -12,6 +12,7 @@ Either way the detectors get the same frames (tests/safety/test_onepass.py prove
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,9 +53,12 @@ class PassJob:
         """Kill any ffmpeg of this pass still running (its stage timed out or the video is done)."""
         with self._lock:
             self._cancelled = True
-            for proc in self._procs:
-                if proc.poll() is None:
-                    proc.kill()
+            procs = list(self._procs)
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            with contextlib.suppress(tools.TimeoutExpired):
+                proc.wait(timeout=5.0)  # dead before its directory is removed
 
 
 class PixelPass(Protocol):
