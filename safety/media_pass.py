@@ -13,6 +13,7 @@ Either way the detectors get the same frames (tests/safety/test_onepass.py prove
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,17 @@ from safety.media import VideoInfo, sample_frames, tools
 from safety.provenance.onepass import EncodePlan, Sampling, sample_and_encode
 from safety.publishing import PreparedAsset, Publisher
 
-__all__ = ["DecodeOnce", "EncodePlanner", "PassJob", "PixelPass", "SampleThenEncode", "pixel_pass"]
+__all__ = [
+    "DecodeOnce",
+    "EncodePlanner",
+    "PassJob",
+    "PixelPass",
+    "SampleThenEncode",
+    "discarded",
+    "pixel_pass",
+]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -122,6 +133,18 @@ class DecodeOnce(SampleThenEncode):
             prefetch=job.prefetch,
             on_start=job.attach,
         )
+
+
+def discarded(video_id: str, prepared: PreparedAsset) -> None:
+    """The speculative encode of a video that is not published: deleted with the temporary
+    directory; logged so operators can see what ``encode_mode="speculative"`` costs them."""
+    log.info(
+        "discarded the speculative encode of %s (%d frames, one-pass decode %.2f s)",
+        video_id,
+        prepared.frames,
+        prepared.seconds,
+        extra={"speculative_discarded_ms": round(prepared.seconds * 1000, 1)},
+    )
 
 
 def pixel_pass(settings: Settings, publisher: Publisher) -> PixelPass:

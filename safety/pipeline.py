@@ -46,7 +46,7 @@ from safety.config import Settings
 from safety.events import VideoGenerated
 from safety.media import MediaRejected, VideoInfo, probe, resolve_uri
 from safety.media.snapshot import Snapshot, SnapshotStore
-from safety.media_pass import PassJob, PixelPass, pixel_pass
+from safety.media_pass import PassJob, PixelPass, discarded, pixel_pass
 from safety.publishing import PreparedAsset, Publisher, PublishRequest
 from safety.timeouts import run_with_timeout
 
@@ -253,7 +253,7 @@ class Pipeline:
                 if job is not None:
                     job.cancel()  # a timed-out pass must not keep encoding into a removed directory
                 if prepared is not None and asset_uri is None:
-                    _discarded(event.video_id, prepared)
+                    discarded(event.video_id, prepared)
         return self._result(
             decision_id,
             decision,
@@ -364,18 +364,6 @@ class Pipeline:
             None,
             Priority.HIGH,
         )
-
-
-def _discarded(video_id: str, prepared: PreparedAsset) -> None:
-    """The speculative encode of a video that is not published: deleted with the temporary
-    directory; logged so operators can see what ``encode_mode="speculative"`` costs them."""
-    log.info(
-        "discarded the speculative encode of %s (%d frames, one-pass decode %.2f s)",
-        video_id,
-        prepared.frames,
-        prepared.seconds,
-        extra={"speculative_discarded_ms": round(prepared.seconds * 1000, 1)},
-    )
 
 
 def _rights_call(
