@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import fcntl
 import io
 import logging
 import math
@@ -48,6 +49,8 @@ _SHOWINFO = re.compile(
     rb".*?\bpts_time:\s*(-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)"
 )
 _PIXELS_MARKER = MAX_PIXELS_EXCEEDED.encode()
+_PIPE_BYTES = 1 << 20
+_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 _GRID_SLACK_S = 1e-4  # tolerate float error in t - prev_selected_t on non-integer time bases
 
 
@@ -316,6 +319,8 @@ def read_frames(
     if on_start is not None:
         on_start(proc)
     assert proc.stdout is not None and proc.stderr is not None
+    with contextlib.suppress(OSError):  # room for whole frames: ffmpeg (and, in one pass, its encode)
+        fcntl.fcntl(proc.stdout.fileno(), _F_SETPIPE_SZ, _PIPE_BYTES)  # waits less on this reader
     stdout = cast(io.BufferedIOBase, proc.stdout)
     reader = _StderrReader(proc.stderr)
     reader.start()
