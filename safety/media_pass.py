@@ -30,6 +30,7 @@ from safety.publishing import PreparedAsset, Publisher
 __all__ = [
     "DecodeOnce",
     "EncodePlanner",
+    "PassCancelled",
     "PassJob",
     "PixelPass",
     "SampleThenEncode",
@@ -38,6 +39,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+class PassCancelled(RuntimeError):
+    """The pipeline gave up on this pass (its stage timed out): start no more ffmpeg for it."""
 
 
 @dataclass
@@ -55,10 +60,11 @@ class PassJob:
     _cancelled: bool = False
 
     def attach(self, proc: tools.Process) -> None:
+        """Track an ffmpeg of this pass; refuse it (raise) once the pass is cancelled."""
         with self._lock:
+            if self._cancelled:
+                raise PassCancelled(f"the pass over {self.event.video_id} was cancelled (stage deadline)")
             self._procs.append(proc)
-            if self._cancelled and proc.poll() is None:
-                proc.kill()
 
     def cancel(self) -> None:
         """Kill any ffmpeg of this pass still running (its stage timed out or the video is done)."""
@@ -105,6 +111,7 @@ class SampleThenEncode:
             max_side=s.detector_max_side,
             limits=s.media_limits,
             prefetch=job.prefetch,  # frame models start while the video decodes
+            on_start=job.attach,
         )
         return batch, None
 

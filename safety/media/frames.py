@@ -123,13 +123,15 @@ def sample_frames(
     max_side: int = 512,
     limits: MediaLimits,
     prefetch: Iterable[object] = (),
+    on_start: Callable[[tools.Process], None] | None = None,
 ) -> FrameBatch:
     """Decode ``info.path`` into frames about every ``1/fps`` s plus at scene cuts.
 
     ``prefetch``: detectors whose ``prefetch(frames)`` should get the frames while the rest of the
     video still decodes (a background thread, a few frames at a time; see
     :func:`classifiers.sessions.prefetcher`), so their model work overlaps ffmpeg's. Their results
-    are only a cache: a failed or unfinished prefetch changes nothing but time.
+    are only a cache: a failed or unfinished prefetch changes nothing but time. ``on_start`` gets the
+    ffmpeg process (so a caller can kill it) and may raise to refuse it.
 
     ``scene_threshold`` (0..1, ffmpeg's ``scene`` score) adds frames where the picture changes
     abruptly; ``None`` samples the time grid only. Raises :class:`MediaRejected`
@@ -140,7 +142,7 @@ def sample_frames(
     check_sampling(fps, scene_threshold, max_side, limits)
     width, height = frame_size(info.display_width, info.display_height, max_side)
     cmd = _command(info, fps, scene_threshold, width, height, limits.max_sampled_frames, limits.max_pixels)
-    decoded = read_frames(cmd, width, height, limits, prefetcher(prefetch))
+    decoded = read_frames(cmd, width, height, limits, prefetcher(prefetch), on_start=on_start)
     if decoded.returncode != 0 and not decoded.stopped_early:
         log.warning(
             "ffmpeg exited %s after %d frames; keeping them: %s",
@@ -316,9 +318,16 @@ def read_frames(
     started = time.monotonic()
     early = _Prefetch(on_frames) if on_frames is not None else None
     proc = tools.popen(cmd, stdout=tools.PIPE)
-    if on_start is not None:
-        on_start(proc)
     assert proc.stdout is not None and proc.stderr is not None
+    if on_start is not None:
+        try:
+            on_start(proc)  # may refuse (the caller was cancelled meanwhile): stop ffmpeg at once
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()
+            proc.stderr.close()
+            raise
     with contextlib.suppress(OSError):  # room for whole frames: ffmpeg (and, in one pass, its encode)
         fcntl.fcntl(proc.stdout.fileno(), _F_SETPIPE_SZ, _PIPE_BYTES)  # waits less on this reader
     stdout = cast(io.BufferedIOBase, proc.stdout)

@@ -132,6 +132,7 @@ def sample_and_encode(
             max_side=sampling.max_side,
             limits=limits,
             prefetch=prefetch,
+            on_start=on_start,
         )
         failed = "one-pass decode+encode produced no frame although the video decodes (encoder failed)"
         log.warning("%s: %s", failed, info.path.name)

@@ -11,6 +11,7 @@ import logging
 import os
 import subprocess
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -219,6 +220,9 @@ class _EncodeSaboteur(Detector):
 def _assert_nothing_left(p: Pipeline, workdir: Path) -> None:
     assert _files(p.settings.assets_dir / "videos") == [], "no asset stored"
     assert _files(workdir) == [], "no temporary file left"
+    deadline = time.monotonic() + 1.0  # a killed ffmpeg may take a moment to be reaped
+    while _ffmpeg_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert _ffmpeg_children() == [], "no ffmpeg left running"
 
 
@@ -279,3 +283,15 @@ def test_a_rejected_video_discards_its_encode(
     published = _files(p.settings.assets_dir / "videos")
     assert [f.name for f in published] == [Path(ok.asset_uri).name], "only the published video's asset"
     assert _files(workdir) == []
+
+
+def test_a_one_pass_past_its_deadline_holds_and_its_ffmpeg_is_stopped(
+    clips: dict[str, Path], tmp_path: Path, workdir: Path
+) -> None:
+    """The one decode carries the encode, so it has the publish deadline; past it the video is held,
+    ffmpeg is killed before the temporary directory goes, and nothing is published."""
+    p = _pipeline(tmp_path, clips["card"].parent, "speculative", stage_timeout_s=0.3, publish_timeout_s=0.3)
+    r = p.moderate(_event(clips["card"]))
+    assert r.decision.outcome.value == "held" and r.failed_stage == "sample"
+    assert r.error is not None and "StageTimeout" in r.error
+    _assert_nothing_left(p, workdir)
