@@ -194,3 +194,44 @@ def test_only_holds_become_labels_and_days_are_counted_separately(pg_url: str) -
     }
     assert learning.sensitive_kinds(["hate.review", "dangerous_acts.review"]) == set()
     db.dispose()
+
+
+def minor_signals(score: float) -> dict[str, float]:
+    """The classifier alone holds possible sexualisation of a minor at its P80 point."""
+    return {"text.sexual_minors": score}
+
+
+def test_minor_safety_holds_are_never_loosened_from_labels() -> None:
+    # Moderators rejected only the 10 highest scores: for another hold rule this raises the threshold to 0.79 (10 of 11).
+    labels = [
+        {
+            "verdict": "harmful" if i >= 30 else "benign",
+            "rules": ["hold.sexual_minor_possible"],
+            "signals": minor_signals(0.5 + i / 100),
+        }
+        for i in range(40)
+    ]
+    report = fit_rules(labels, load_policy(), min_samples=30)
+    fit = next(f for f in report.fits if f.signal == "text.sexual_minors")
+    assert fit.n == 40 and fit.precision == 0.25
+    assert fit.proposed is None and "never loosened" in fit.note
+    # the same labels on a rule that is not minor safety do move its threshold
+    other = fit_rules(
+        [{**lab, "rules": ["hold.hate"], "signals": hate_signals(lab["signals"]["text.sexual_minors"])} for lab in labels],
+        load_policy(),
+        min_samples=30,
+    )
+    assert next(f for f in other.fits if f.signal == "text.hate_harassment").proposed == 0.79
+    assert write_candidate(DEFAULT.read_text(), report, "x").count("calibrated:") == 0
+
+
+def test_per_category_precision_pools_each_label_once_with_an_interval() -> None:
+    labels = [
+        {"verdict": "harmful" if i < 27 else "benign", "rules": ["hold.hate"], "signals": hate_signals(0.9)}
+        for i in range(30)
+    ] + [{"verdict": "restrict", "rules": ["hold.self_harm"], "signals": self_harm_signals(0.9)}] * 5
+    report = fit_rules(labels, load_policy(), min_samples=30)
+    hate, self_harm = report.categories["hate"], report.categories["self_harm"]
+    assert (hate["n"], hate["harmful"], hate["benign"], hate["enough"]) == (30, 27, 3, True)
+    assert hate["interval"][0] < hate["precision"] == 0.9 < hate["interval"][1]
+    assert (self_harm["n"], self_harm["restrict"], self_harm["precision"], self_harm["enough"]) == (5, 5, 0.0, False)
