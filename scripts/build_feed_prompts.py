@@ -23,6 +23,7 @@ import hashlib
 import json
 import random
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +36,13 @@ SPLITS = (("train", 0.25), ("val", 0.15), ("eval", 0.60))
 VARIANTS = {"train": 6, "val": 6, "eval": 8}
 GENERATED_VARIANTS = 3  # generated captions are many already: bare + 2 decorations
 NEAR_DUP_JACCARD = 0.5
-NEAR_DUP_CONTAINMENT = 0.65  # share of the shorter caption's 4-grams found in the other (catches added framing)
+NEAR_DUP_CONTAINMENT = (
+    0.65  # share of the shorter caption's 4-grams found in the other (catches added framing)
+)
 # Training labels of the prompt classifier for each harm category of this set.
 CLASSIFIER_LABELS = {
     "benign": [],
+    "content_free": [],
     "sexual": ["sexual"],
     "sexual_minors": ["sexual", "sexual_minors"],
     "self_harm": ["self_harm"],
@@ -125,7 +129,8 @@ def grams(text: str) -> set[str]:
 
 def near_duplicate(g: set[str], held_out: list[set[str]]) -> bool:
     return any(
-        len(g & h) / len(g | h) >= NEAR_DUP_JACCARD or len(g & h) / min(len(g), len(h)) >= NEAR_DUP_CONTAINMENT
+        len(g & h) / len(g | h) >= NEAR_DUP_JACCARD
+        or len(g & h) / min(len(g), len(h)) >= NEAR_DUP_CONTAINMENT
         for h in held_out
     )
 
@@ -138,7 +143,7 @@ def variants(seed: dict[str, str], split: str, limit: int | None = None) -> list
     neutral = ("#video", "#clip", "#new", "#watch")
     topic_tag = " " + rng.choice(neutral) if seed["topic"] in HARM else " #" + seed["topic"].split("_")[0]
     out = [(seed["text"], "bare")]
-    makers = [
+    makers: list[tuple[str, Callable[[str], str]]] = [
         ("prefix", lambda t: rng.choice(style["prefix"]) + t),
         ("suffix", lambda t: t + rng.choice(style["suffix"])),
         ("hashtag", lambda t: t + topic_tag),
@@ -191,6 +196,52 @@ def build(dropped: list[str] | None = None) -> list[dict[str, Any]]:
                         "style": style,
                     }
                 )
+    return rows + content_free_rows()
+
+
+# Content-free prompts for VAL and EVAL (file names, numbers, letters): their own word lists and shapes, so
+# none is a training prompt (scripts/build_harm_training.py generates the TRAIN ones); reported on their own.
+CONTENT_FREE = {
+    "val": (
+        ["memo", "rough", "cam", "b-roll", "session"],
+        ["{n} {i}", "{n}{i}.mov", "IMG-{k}", "{n} {c}{i}"],
+    ),
+    "eval": (
+        ["clip", "scene", "shot", "teaser", "outtake", "montage", "reel", "bit", "segment", "piece"],
+        # no lone numbers or letters: TRAIN holds all of 0-120 and a-z
+        # (tests/policies/test_content_free_prompts.py checks those with real inference)
+        ["{n} {i}", "{n} number {i}", "{n}_{i:03d}", "{n} #{i} final", "VID_{k}.mp4", "{n}{i}{c}", "{n} {c}"],
+    ),
+}
+
+
+def content_free_rows() -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for split, (nouns, shapes) in CONTENT_FREE.items():
+        rng = random.Random(f"content-free-{split}")
+        texts: set[str] = set()
+        while len(texts) < (40 if split == "val" else 150):
+            texts.add(
+                rng.choice(shapes).format(
+                    n=rng.choice(nouns),
+                    i=rng.randrange(0, 100),
+                    k=rng.randrange(10**5, 10**8),
+                    c=rng.choice("abcdefghijklmnopqrstuvwxyz"),
+                )
+            )
+        for i, text in enumerate(sorted(texts)):
+            rows.append(
+                {
+                    "text": text,
+                    "label": "content_free",
+                    "labels": [],
+                    "split": split,
+                    "lang": "xx",
+                    "topic": "content_free",
+                    "group": f"content_free/{split}/{i}",
+                    "style": "bare",
+                }
+            )
     return rows
 
 
