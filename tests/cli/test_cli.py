@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from fgtest import ROOT
 from kafka import KafkaAdminClient
 
@@ -61,6 +62,7 @@ def test_scan_teen_and_corrupt(videos: dict[str, Path], tmp_path: Path) -> None:
     assert r.returncode == 2 and "no such file" in r.stderr
 
 
+@pytest.mark.longest
 def test_demo_json_decides_every_sample() -> None:
     r = feedguard("demo", "--json", timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -16,8 +16,30 @@ from classifiers import DetectorInput, PromptScreen, TextInput
 from classifiers.prompt_classifier import PromptClassifier
 from policies import Audience, Facts, Outcome, PolicyEngine, load_policy
 
-NOUNS = ["clip", "video", "take", "scene", "shot", "episode", "draft", "render", "part", "test", "reel", "cut"]
-SHAPES = ["{n} {i}", "{n} number {i}", "{n} #{i}", "{n}_{i:03d}", "{i}", "{n} {i} final", "my {n} {i}", "{n} v{i}"]
+NOUNS = [
+    "clip",
+    "video",
+    "take",
+    "scene",
+    "shot",
+    "episode",
+    "draft",
+    "render",
+    "part",
+    "test",
+    "reel",
+    "cut",
+]
+SHAPES = [
+    "{n} {i}",
+    "{n} number {i}",
+    "{n} #{i}",
+    "{n}_{i:03d}",
+    "{i}",
+    "{n} {i} final",
+    "my {n} {i}",
+    "{n} v{i}",
+]
 
 
 def content_free(seed: int, count: int) -> list[str]:
@@ -31,7 +53,11 @@ def content_free(seed: int, count: int) -> list[str]:
 @pytest.fixture(scope="module")
 def judge() -> tuple[PromptClassifier, PromptScreen, PolicyEngine]:
     policy = load_policy()
-    return PromptClassifier(threads=2), PromptScreen(**policy.document.detectors["prompt_screen"]), PolicyEngine(policy)
+    return (
+        PromptClassifier(threads=2),
+        PromptScreen(**policy.document.detectors["prompt_screen"]),
+        PolicyEngine(policy),
+    )
 
 
 def test_content_free_prompts_are_published_to_everyone(
