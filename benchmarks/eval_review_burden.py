@@ -147,6 +147,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             summary["scan_sample"] = {"n": len(sample), "agree_with_fast_path": agree}
     summary["examples"] = {
         "benign_held": examples(rows, verdicts, lambda r, v: r["label"] == "benign" and v.outcome == "held"),
+        "content_free_flagged": examples(
+            rows,
+            verdicts,
+            lambda r, v: (
+                r["label"] == "content_free" and (v.outcome, v.audience) != ("published", "everyone")
+            ),
+        ),
         "benign_restricted": examples(
             rows,
             verdicts,
@@ -198,6 +205,15 @@ def table() -> str:
     row("  of which urgent, per 1,000", "", lambda r: fmt(r["benign"]["held_urgent"], True))
     row("benign restricted per 1,000 (13+ or 18+)", "<= 30", lambda r: fmt(r["benign"]["restricted"], True))
     row("benign rejected per 1,000", "", lambda r: fmt(r["benign"]["rejected"], True))
+    row(
+        "content-free prompts (file names, 'clip 12') not published to everyone, per 1,000",
+        "0",
+        lambda r: (
+            fmt(r["content_free"]["not_published_to_everyone"], True) + f" n={r['content_free']['n']}"
+            if "content_free" in r
+            else "-"
+        ),
+    )
     goals = {"sexual": ">= 98%", "sexual_minors": "100%", "self_harm": ">= 95%", "graphic_violence": ">= 95%"}
     names = {
         "sexual": "adult sexual kept from everyone",
@@ -245,7 +261,12 @@ def main() -> None:
     summary = measure(args)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"review_burden_{args.tag}.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
-    print(json.dumps({k: summary[k] for k in ("benign", "harm", "latency_ms")}, indent=1))
+    print(
+        json.dumps(
+            {k: summary[k] for k in ("benign", "content_free", "harm", "latency_ms") if k in summary},
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

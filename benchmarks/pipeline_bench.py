@@ -40,11 +40,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -60,6 +58,7 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 from kafka import KafkaConsumer  # noqa: E402
+from pipeline_report import report, write_readme  # noqa: E402
 
 from classifiers.rights.synthetic import CARTOONS, background, draw_character, paste  # noqa: E402
 from classifiers.sessions import set_worker_threads  # noqa: E402
@@ -69,7 +68,7 @@ from streams import LocalBroker, ensure_topics, make_producer  # noqa: E402
 from streams.topics import OUTCOME_TOPICS, VIDEOS_GENERATED  # noqa: E402
 
 README = REPO / "benchmarks" / "README.md"
-START, END = "<!-- pipeline_bench:start -->", "<!-- pipeline_bench:end -->"
+sys.path.insert(0, str(REPO / "benchmarks"))
 NCPU = os.cpu_count() or 1
 FPS = 24
 
@@ -178,7 +177,15 @@ def measure_floor(clips: list[Clip], repeats: int, out_dir: Path) -> None:
             e = min((_timed(enc) for _ in range(repeats)), key=lambda x: x[0])
             m = min((_timed_mark(c.path, out_dir / "mark.mp4", bool(threads)) for _ in range(repeats)),
                     key=lambda x: x[0])  # fmt: skip
+            o = min(
+                (_timed_onepass(c.path, out_dir, bool(threads)) for _ in range(repeats)), key=lambda x: x[0]
+            )
+            smp = min((_timed_sample(c.path, bool(threads)) for _ in range(repeats)), key=lambda x: x[0])
             c.floor |= {
+                f"onepass{label}": o[0],
+                f"onepass_cpu{label}": o[1],
+                f"sample{label}": smp[0],
+                f"sample_cpu{label}": smp[1],
                 f"dec{label}": d[0],
                 f"dec_cpu{label}": d[1],
                 f"enc{label}": e[0],
@@ -208,6 +215,60 @@ def _timed_mark(src: Path, dest: Path, one_thread: bool) -> tuple[float, float]:
     return wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
 
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _self_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _timed_onepass(src: Path, out_dir: Path, one_thread: bool) -> tuple[float, float]:
+    """(wall s, cpu s) of the one-pass decode alone (no detector): sampled frames + watermark + x264."""
+    from safety.media import MediaLimits, probe
+    from safety.provenance.onepass import EncodePlan, Sampling, sample_and_encode
+    from safety.provenance.source import SourceFormat, probe_source
+    from safety.provenance.watermark2 import Embedder
+
+    cfg = ProvenanceConfig()
+    limits = MediaLimits()
+    info = probe(src, limits)
+    fmt = SourceFormat.from_info(info) or probe_source(src)
+    grain = out_dir / "grain.yuv"
+    grain.write_bytes(
+        Embedder("0123456789abcdef", fmt.width, fmt.height, cfg.watermark_strength).grain_frame()
+    )
+    plan = EncodePlan("bench", "0123456789abcdef", fmt, out_dir / "onepass.mp4", grain, cfg.crf, cfg.preset,
+                      None, 600.0)  # fmt: skip
+    set_worker_threads(1 if one_thread else None)
+    try:
+        c0, s0, t = _children_cpu(), _self_cpu(), time.perf_counter()
+        sample_and_encode(info, plan, sampling=Sampling(), limits=limits)
+        wall = time.perf_counter() - t
+        return wall, _children_cpu() - c0 + _self_cpu() - s0
+    finally:
+        set_worker_threads(None)
+
+
+def _timed_sample(src: Path, one_thread: bool) -> tuple[float, float]:
+    """(wall s, cpu s) of today's sampling decode alone: what a held or rejected video costs when
+    the encode waits for the verdict (``encode_mode=after_verdict``)."""
+    from safety.media import MediaLimits, probe, sample_frames
+
+    limits = MediaLimits()
+    info = probe(src, limits)
+    set_worker_threads(1 if one_thread else None)
+    try:
+        c0, s0, t = _children_cpu(), _self_cpu(), time.perf_counter()
+        sample_frames(info, limits=limits)
+        wall = time.perf_counter() - t
+        return wall, _children_cpu() - c0 + _self_cpu() - s0
+    finally:
+        set_worker_threads(None)
+
+
 # -- end to end -------------------------------------------------------------------------------
 @dataclass
 class Config:
@@ -216,13 +277,15 @@ class Config:
     threads: int | None  # FEEDGUARD_WORKER_THREADS
     paced: float | None = None  # events per second; None = one burst
     rounds: int = 2  # each clip this many times (distinct video ids)
+    encode_mode: str = "speculative"  # FEEDGUARD_ENCODE_MODE: one pass, or "after_verdict" (two passes)
 
     @property
     def label(self) -> str:
         t = f", {self.threads} thread{'s' if self.threads != 1 else ''}/worker" if self.threads else ""
         mode = f", paced {self.paced:.2f}/s" if self.paced else ""
         workers = f"{self.workers} worker{'s' if self.workers > 1 else ''}"
-        return f"{workers}{t}{mode}"
+        passes = "one pass" if self.encode_mode == "speculative" else "two passes (before)"
+        return f"{passes}: {workers}{t}{mode}"
 
 
 @dataclass
@@ -332,6 +395,7 @@ def run_pipeline(clips: list[Clip], cfg: Config, root: Path, media: Path, timeou
         ensure_topics(broker.bootstrap, partitions=2)
         env = dict(os.environ, FEEDGUARD_SESSION_TIMEOUT_MS="2000", PYTHONPATH=str(REPO))
         env.pop("FEEDGUARD_WORKER_THREADS", None)
+        env["FEEDGUARD_ENCODE_MODE"] = cfg.encode_mode
         if cfg.threads:
             env["FEEDGUARD_WORKER_THREADS"] = str(cfg.threads)
         procs: list[subprocess.Popen[bytes]] = []
@@ -471,218 +535,6 @@ def read_stages(db_url: str, wanted: set[str]) -> tuple[dict[str, dict[str, floa
     return stages, outcomes
 
 
-# -- report -----------------------------------------------------------------------------------
-def pct(xs: list[float], p: float) -> float:
-    if not xs:
-        return float("nan")
-    xs = sorted(xs)
-    k = (len(xs) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
-    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
-
-
-def mean(xs: Any) -> float:
-    xs = list(xs)
-    return statistics.mean(xs) if xs else float("nan")
-
-
-def clip_of(video_id: str, clips: list[Clip]) -> Clip:
-    return next(c for c in clips if video_id.startswith(c.video_id + "-r"))
-
-
-def stage_rows(run: Run) -> list[tuple[str, float]]:
-    """(stage, mean ms) in pipeline order, publish split into its parts, then record and commit."""
-    vids = list(run.stages)
-    keys: set[str] = set()
-    for v in vids:
-        keys |= set(run.stages[v])
-    det = sorted(k for k in keys if k.startswith("detect:"))
-    order = [k for k in ("fetch", "probe", "sample") if k in keys] + det
-    order += [k for k in sorted(keys - set(order) - {"publish"})]
-    rows = [(k, mean(run.stages[v].get(k, 0.0) for v in vids)) for k in order]
-    pub = mean(run.stages[v].get("publish", 0.0) for v in vids)
-    parts = [("publish:probe_pattern", "publish: probe + watermark pattern"),
-             ("publish:watermark_encode", "publish: decode + watermark + x264 encode"),
-             ("publish:c2pa_sign", "publish: C2PA sign"),
-             ("publish:read_back_store", "publish: read back + store")]  # fmt: skip
-    if all(any(p in run.extra.get(v, {}) for v in vids) for p, _ in parts[1:3]):
-        for key, label in parts:
-            rows.append((label, mean(run.extra.get(v, {}).get(key, 0.0) for v in vids)))
-        split = sum(r for _, r in rows[-4:])
-        rows.append(("publish: rest (record, files)", max(0.0, pub - split)))
-    else:
-        rows.append(("publish", pub))
-    handle = [run.extra.get(v, {}).get("handle_ms") for v in vids]
-    if all(h is not None for h in handle):
-        rows.append(("record decision (database)", mean(
-            (run.extra[v]["handle_ms"] - sum(run.stages[v].values())) for v in vids)))  # fmt: skip
-    commits = [run.extra.get(v, {}).get("commit_ms") for v in vids]
-    if any(c is not None for c in commits):
-        rows.append(("produce + flush + mark emitted + commit", mean(c for c in commits if c is not None)))
-    return rows
-
-
-def detection_ms(stages: dict[str, float]) -> float:
-    return stages.get("sample", 0.0) + sum(v for k, v in stages.items() if k.startswith("detect:"))
-
-
-def report(clips: list[Clip], runs: list[Run], args: argparse.Namespace, cmdline: str, total_s: float) -> str:
-    out: list[str] = []
-    cpu = next(
-        (ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-         if ln.startswith("model name")),
-        platform.processor(),
-    )  # fmt: skip
-    cfg = ProvenanceConfig()
-    ffv = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True).stdout.split("\n")[0]
-    out.append(
-        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on `nproc`={NCPU}, CPU `{cpu}`, "
-        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB RAM, Python "
-        f"{platform.python_version()}, {ffv.split(' Copyright')[0]}, SQLite, local Tansu broker. Command: "
-        f"`{cmdline}` (whole script {total_s / 60:.1f} min). 1-minute load average before/after each "
-        "run is in the tables: other agents' test suites shared this machine, so treat single wall-clock "
-        "figures as +/-20 % and prefer the same-run comparisons."
-    )
-    out.append("")
-    # (a) floor
-    out.append(
-        f"**(a) Workload and floor** (encode = decode + libx264 CRF {cfg.crf} {cfg.preset} yuv420p to MP4, "
-        f"the publish step's settings; best of {args.floor_repeats}; *all cores* = ffmpeg's default threads, "
-        "*1 core* = `-threads 1`, CPU seconds)"
-    )
-    out.append("")
-    out.append("| clip | content | res | s | decode wall s | decode CPU s | decode+encode wall s | "
-               "decode+encode CPU s | 1 core: decode CPU s | 1 core: decode+encode CPU s | "
-               "+ watermark: wall s | + watermark: CPU s | + watermark, 1 core: CPU s |")  # fmt: skip
-    out.append("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
-    for c in clips:
-        f = c.floor
-        out.append(f"| {c.video_id} | {c.kind} | {c.width}x{c.height} | {c.duration_s:g} | {f['dec']:.2f} | "
-                   f"{f['dec_cpu']:.2f} | {f['enc']:.2f} | {f['enc_cpu']:.2f} | {f['dec_cpu_t1']:.2f} | "
-                   f"{f['enc_cpu_t1']:.2f} | {f['mark']:.2f} | {f['mark_cpu']:.2f} | "
-                   f"{f['mark_cpu_t1']:.2f} |")  # fmt: skip
-    fm = {k: mean(c.floor[k] for c in clips) for k in clips[0].floor}
-    keys = ("dec", "dec_cpu", "enc", "enc_cpu", "dec_cpu_t1", "enc_cpu_t1", "mark", "mark_cpu", "mark_cpu_t1")
-    cells = " | ".join(f"**{fm[k]:.2f}**" for k in keys)
-    out.append(f"| **mean** | | | | {cells} |")
-    out.append("")
-    out.append(
-        f"Throughput floor on {NCPU} cores if nothing but decode + encode ran, one single-threaded ffmpeg "
-        f"per core: {fm['enc_cpu_t1'] / NCPU:.2f} s/video = {NCPU / fm['enc_cpu_t1']:.3f} videos/s. The "
-        "*+ watermark* columns are feedguard's own final encode alone (`encode_final`: one ffmpeg that "
-        "decodes, adds the invisible mark and encodes): the publish step's floor; x264 spends extra bits "
-        "and time coding the mark."
-    )
-    out.append("")
-    # (b) end to end
-    out.append(
-        "**(b) End to end through Kafka** (latency = outcome consumed - event produced; *burst* = all "
-        "events produced at once after the workers joined, so latency includes queueing behind earlier "
-        "videos; *paced* = one event every 1/rate s)"
-    )
-    out.append("")
-    out.append(
-        "| configuration | events | outcomes | wall s | videos/s (other rounds) | s/video | p50 s | p95 s "
-        "| p99 s | p99/p50 | peak RSS MB per worker (Python) | largest ffmpeg MB | CPU s/video "
-        "| load before/after |"
-    )
-    out.append("|---|--:|---|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|---|")
-    for r in runs:
-        lats = r.latencies()
-        others = f" ({', '.join(f'{x:.3f}' for x in r.other_rounds)})" if r.other_rounds else ""
-        oc: dict[str, int] = {}
-        for o in r.outcomes.values():
-            oc[o] = oc.get(o, 0) + 1
-        ocs = ", ".join(f"{k} {v}" for k, v in sorted(oc.items())) or "-"
-        n = len(r.consumed)
-        out.append(
-            f"| {r.cfg.label} | {r.n_events} | {ocs} | {r.wall_s:.1f} | {r.throughput:.3f}{others} | "
-            f"{(r.wall_s / n if n else float('nan')):.2f} | {pct(lats, 50):.1f} | {pct(lats, 95):.1f} | "
-            f"{pct(lats, 99):.1f} | {pct(lats, 99) / pct(lats, 50):.2f} | "
-            f"{' / '.join(f'{kb / 1024:.0f}' for kb in r.rss_kb)} | {max(r.child_rss_kb) / 1024:.0f} | "
-            f"{r.cpu_per_video():.2f} | {r.load[0]:.1f} / {r.load[1]:.1f} |"
-        )
-    out.append("")
-    by = {r.cfg.label: r for r in runs}
-    burst = [r for r in runs if not r.cfg.paced]
-
-    def find(workers: int, threads: int | None = None) -> Run | None:
-        for r in burst:
-            if r.cfg.workers == workers and (threads is None or r.cfg.threads == threads):
-                return r
-        return None
-
-    lines = []
-    one, two = find(1, NCPU), find(2)
-    if one and two:
-        lines.append(f"{two.throughput / one.throughput:.2f}x ({two.cfg.label} vs {one.cfg.label})")
-    one_t1, two_t1 = find(1, 1), find(2, 1)
-    if one_t1 and two_t1:
-        lines.append(f"same per-process budget (1 thread each): {two_t1.throughput / one_t1.throughput:.2f}x")
-    if lines:
-        out.append("Throughput, 2 workers / 1 worker: " + "; ".join(lines) + ".")
-        out.append("")
-    del by
-
-    # (c) stages
-    shown = [r for r in burst if r.stages]
-    if shown:
-        out.append(
-            "**(c) Per-stage mean ms per video** (burst runs; decisions.stage_ms, the publisher's "
-            "log for the publish split, the worker probes for the database record and the commit)"
-        )
-        out.append("")
-        out.append("| stage | " + " | ".join(r.cfg.label for r in shown) + " |")
-        out.append("|---|" + "--:|" * len(shown))
-        tables = [dict(stage_rows(r)) for r in shown]
-        names: list[str] = []
-        for t in tables:
-            names += [k for k in t if k not in names]
-        for k in names:
-            out.append(f"| {k} | " + " | ".join(f"{t[k]:.0f}" if k in t else "-" for t in tables) + " |")
-        sums = [sum(t.values()) for t in tables]  # the publish parts add up to the publish stage
-        out.append("| **sum** | " + " | ".join(f"**{s:.0f}**" for s in sums) + " |")
-        out.append("")
-
-    # (d) ratios
-    out.append(
-        "**(d) Ratios against the floor** (per clip, then averaged; *s/video* = wall / videos in the burst)"
-    )
-    out.append("")
-    out.append("| configuration | e2e s/video / decode+encode wall (all cores) | e2e s/video / throughput "
-               "floor (1 core each) | stage sum / decode+encode wall (latency) | detection only (sample + "
-               "detect:*) / decode-only wall | CPU s/video / decode+encode CPU (1 core) | CPU s/video / "
-               "decode+watermark+encode CPU (1 core) |")  # fmt: skip
-    out.append("|---|--:|--:|--:|--:|--:|--:|")
-    for r in burst:
-        if not r.stages:
-            continue
-        per_video = r.wall_s / len(r.consumed)
-        e2e = per_video / fm["enc"]
-        thr = per_video / (fm["enc_cpu_t1"] / NCPU)
-        lat = mean(sum(s.values()) / 1000 / clip_of(v, clips).floor["enc"] for v, s in r.stages.items())
-        det = mean(detection_ms(s) / 1000 / clip_of(v, clips).floor["dec"] for v, s in r.stages.items())
-        cpu_ratio = r.cpu_per_video() / fm["enc_cpu_t1"]
-        cpu_mark = r.cpu_per_video() / fm["mark_cpu_t1"]
-        out.append(f"| {r.cfg.label} | {e2e:.2f}x | {thr:.2f}x | {lat:.2f}x | {det:.2f}x | {cpu_ratio:.2f}x "
-                   f"| {cpu_mark:.2f}x |")  # fmt: skip
-    out.append("")
-    for r in runs:
-        for e in r.errors:
-            out.append(f"- {r.cfg.label}: {e}")
-    return "\n".join(out) + "\n"
-
-
-def write_readme(body: str) -> None:
-    text = README.read_text() if README.exists() else "# Benchmarks\n"
-    block = f"{START}\n{body}{END}"
-    if START in text and END in text:
-        text = text[: text.index(START)] + block + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    README.write_text(text)
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=6, help="number of 10 s 720p24 clips (default 6)")
@@ -697,6 +549,9 @@ def main() -> int:
     ap.add_argument("--keep", type=Path, help="keep media, logs and databases in this directory")
     ap.add_argument("--no-write", action="store_true", help="print only; do not write benchmarks/README.md")
     ap.add_argument("--e2e-rounds", type=int, default=2, help="rounds per Kafka configuration (best kept)")
+    ap.add_argument(
+        "--no-two-pass", action="store_true", help="skip today's two-pass path (encode_mode=after_verdict)"
+    )
     args = ap.parse_args()
     started = time.perf_counter()
     cmdline = "python benchmarks/pipeline_bench.py" + "".join(f" {a}" for a in sys.argv[1:])
@@ -713,9 +568,14 @@ def main() -> int:
         measure_floor(clips, args.floor_repeats, root)
         print(f"floor measured in {time.perf_counter() - t:.1f} s", flush=True)
         configs = []
-        configs += [Config("after-1", 1, NCPU), Config("after-2", 2, max(1, NCPU // 2))]
-        if not args.quick:
-            configs.append(Config("after-1-t1", 1, max(1, NCPU // 2)))
+        modes = ["speculative"] + ([] if args.no_two_pass else ["after_verdict"])
+        for mode in modes:
+            configs += [
+                Config("w1", 1, NCPU, encode_mode=mode),
+                Config("w2", 2, max(1, NCPU // 2), encode_mode=mode),
+            ]
+            if not args.quick:
+                configs.append(Config("w1-t1", 1, max(1, NCPU // 2), encode_mode=mode))
         tries: dict[str, list[Run]] = {}
         for rnd in range(args.e2e_rounds):  # rounds interleave the configurations
             for cfg in configs:
@@ -732,7 +592,8 @@ def main() -> int:
             runs.append(best_run)
         if not (args.quick or args.no_paced):
             best = max(
-                (r for r in runs if r.cfg.workers == 2), key=lambda r: r.throughput
+                (r for r in runs if r.cfg.workers == 2 and r.cfg.encode_mode == "speculative"),
+                key=lambda r: r.throughput,
             )
             cfg = Config("after-2-paced", 2, best.cfg.threads, paced=0.7 * best.throughput,
                          rounds=args.paced_rounds)  # fmt: skip

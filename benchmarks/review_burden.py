@@ -105,6 +105,15 @@ def summarise(rows: Sequence[dict[str, Any]], verdicts: Sequence[Verdict]) -> di
         },
         "harm": {},
     }
+    empty = [(r, v) for r, v in zip(rows, verdicts, strict=True) if r["label"] == "content_free"]
+    if empty:  # file names and the like: nothing to see, so anything but "published to everyone" is wrong
+        g = [r["group"] for r, _ in empty]
+        out["content_free"] = {
+            "n": len(empty),
+            "not_published_to_everyone": rate(
+                [not (v.outcome == "published" and v.audience == "everyone") for _, v in empty], g
+            ),
+        }
     for label in HARM:
         hits = [(r, v) for r, v in zip(rows, verdicts, strict=True) if r["label"] == label]
         g = [r["group"] for r, _ in hits]

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
+from classifiers import char_ngrams
 from classifiers.base import Detector, DetectorInput, Evidence, Modality, Signal
 from classifiers.text_embed import SentenceEmbedder, default_model_path, file_sha256
 from classifiers.text_tricks import normalize_prompt
@@ -58,6 +59,18 @@ def segments(source: str, text: str) -> list[Segment]:
             first, last = words[start], words[min(start + WINDOW_WORDS, len(words)) - 1]
             out.append(Segment(source, text[first[0] : last[1]], (first[0], last[1])))
     return out
+
+
+def content_free(text: str) -> bool:
+    """True for a text with no context to classify: fewer than two words of 2+ letters and under six letters
+    in all (a file name such as ``cut_081`` or ``IMG_4432.jpg``, a lone number, letter or emoji).
+
+    Why: the head reads a lone word by its letters alone ("cut" -> self-harm), and digits by the ages in its
+    training data ("15" -> sexual_minors 0.85 before this guard); such prompts carry no evidence either way.
+    Counted on the raw text, before leetspeak is undone (which turns digits into letters). Single explicit
+    words ("nudes", "gore") are still caught by the prompt screen's lexicon."""
+    words = re.findall(r"[^\W\d_]{2,}", re.sub(r"\.[A-Za-z0-9]{2,4}$", "", text.strip()))
+    return len(words) < 2 and sum(len(w) for w in words) < 6
 
 
 class PromptClassifier(Detector):
@@ -99,6 +112,13 @@ class PromptClassifier(Detector):
         options.inter_op_num_threads = 1
         self._head = ort.InferenceSession(str(head), sess_options=options, providers=["CPUExecutionProvider"])
         self._head_input = self._head.get_inputs()[0].name
+        # Heads trained since issue 17's second pass also read hashed character n-grams (char_ngrams.py).
+        char = self.meta.get("char_ngrams")
+        self._char: tuple[int, tuple[int, int]] | None = (
+            (int(char["n_features"]), (int(char["ngram_range"][0]), int(char["ngram_range"][1])))
+            if char
+            else None
+        )
         self.evidence_min_score = evidence_min_score
 
     def produces(self) -> tuple[str, ...]:
@@ -122,6 +142,8 @@ class PromptClassifier(Detector):
         if not normalised:
             return np.zeros((0, len(self.labels)))
         x = self.embedder.embed(normalised)
+        if self._char is not None:
+            x = np.hstack([x, char_ngrams.features(normalised, *self._char)]).astype(np.float32)
         proba = self._head.run(["probabilities"], {self._head_input: x})[0]
         return np.asarray(proba, dtype=np.float64)
 
@@ -135,7 +157,7 @@ class PromptClassifier(Detector):
         segs = [
             seg
             for source, text in (("prompt", data.text.prompt), ("caption", data.text.caption))
-            if text
+            if text and not content_free(text)
             for seg in segments(source, normalize_prompt(text))
         ]
         raw = self.raw_scores([s.text for s in segs])

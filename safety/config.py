@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     # Unset: ffmpeg picks its own threads and each model session uses 2.
     worker_threads: int | None = Field(default=None, ge=1, le=256)
     publish_timeout_s: float = 900.0  # watermark + final encode + sign of up to 180 s of 4K
+    # "speculative": one decode samples the frames and encodes the watermarked asset while the
+    # detectors run (the encode is thrown away unless the verdict is publish); "after_verdict":
+    # sample first, encode only published videos (a second decode; cheaper when most videos are
+    # held or rejected). Costs of both: benchmarks/README.md.
+    encode_mode: Literal["speculative", "after_verdict"] = "speculative"
     max_bytes: int = 512 * 1024 * 1024
     max_duration_s: float = 180.0
     max_width: int = 3840

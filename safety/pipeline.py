@@ -44,9 +44,10 @@ from policies.rights import RightsVerdict
 from policies.vocabulary import Fact
 from safety.config import Settings
 from safety.events import VideoGenerated
-from safety.media import MediaRejected, VideoInfo, probe, resolve_uri, sample_frames
+from safety.media import MediaRejected, VideoInfo, probe, resolve_uri
 from safety.media.snapshot import Snapshot, SnapshotStore
-from safety.publishing import Publisher, PublishRequest
+from safety.media_pass import PassJob, PixelPass, discarded, pixel_pass
+from safety.publishing import PreparedAsset, Publisher, PublishRequest
 from safety.timeouts import run_with_timeout
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ class Pipeline:
         detectors: Sequence[Detector] = (),
         rights: RightsStep | None = None,
         snapshots: SnapshotStore | None = None,
+        pixels: PixelPass | None = None,
     ) -> None:
         self.settings = settings
         self.snapshots = snapshots or SnapshotStore(settings.snapshots_dir)
@@ -145,8 +147,8 @@ class Pipeline:
         self.detectors = [*_build_detectors(policy, settings.extra_detectors, registry), *detectors]
         self._check_wiring(policy)
         # Always decode: it proves the whole file plays, not just its header, even when no
-        # detector reads frames.
-        self.needs_frames = True
+        # detector reads frames. How (one decode that also encodes, or sampling alone): settings.
+        self.pixels: PixelPass = pixels or pixel_pass(settings, publisher)
 
     @property
     def policy_version(self) -> str:
@@ -174,25 +176,21 @@ class Pipeline:
         info: VideoInfo | None = None
         frames: FrameBatch | None = None
         snap: Snapshot | None = None
+        job: PassJob | None = None
+        prepared: PreparedAsset | None = None
+        asset_uri: str | None = None
+        # The temporary directory holds the fetched file and a speculative encode: whatever the
+        # verdict, nothing of this video stays behind but the snapshot (and a published asset).
         with tempfile.TemporaryDirectory(prefix="feedguard-") as tmp:
             try:
                 snap = self._stage(run, "fetch", lambda: self._fetch(event.uri, Path(tmp)))
                 source = snap.path
                 info = self._stage(run, "probe", lambda: probe(source, self.settings.media_limits))
                 media = info
-                if self.needs_frames:
-                    frames = self._stage(
-                        run,
-                        "sample",
-                        lambda: sample_frames(
-                            media,
-                            fps=self.settings.sample_fps,
-                            scene_threshold=self.settings.scene_threshold,
-                            max_side=self.settings.detector_max_side,
-                            limits=self.settings.media_limits,
-                            prefetch=self.detectors,  # frame models start while the video decodes
-                        ),
-                    )
+                job = PassJob(event, media, source, decision_id, Path(tmp), prefetch=self.detectors)
+                frames, prepared = self._stage(
+                    run, "sample", lambda: self.pixels.run(job), timeout_s=self.pixels.timeout_s()
+                )
                 data = DetectorInput(
                     frames=frames,
                     text=TextInput(prompt=event.prompt),
@@ -219,7 +217,6 @@ class Pipeline:
                     obligations = verdict.obligations
                     if gate is not None:
                         run.artifacts.append(gate)
-                asset_uri = None
                 if decision.outcome is Outcome.PUBLISH:
                     request = PublishRequest(
                         event=event,
@@ -229,6 +226,7 @@ class Pipeline:
                         decision=decision,
                         grants=[{"type": "rights.obligation", **o} for o in obligations],
                         media_sha256=snap.sha256,
+                        prepared=prepared,  # encoded during sampling (None: the publisher encodes now)
                     )
                     asset_uri = self._stage(run, "publish", lambda: self.publisher.publish(request)).uri
             except StageFailed as failed:
@@ -251,6 +249,11 @@ class Pipeline:
                     frames_sampled=sampled,
                     snapshot=snap,
                 )
+            finally:
+                if job is not None:
+                    job.cancel()  # a timed-out pass must not keep encoding into a removed directory
+                if prepared is not None and asset_uri is None:
+                    discarded(event.video_id, prepared)
         return self._result(
             decision_id,
             decision,
@@ -301,12 +304,12 @@ class Pipeline:
             log.exception("shadow policy %s failed", self.shadow_engine.version)
             return None
 
-    def _stage(self, run: _Run, name: str, fn: Callable[[], T]) -> T:
+    def _stage(self, run: _Run, name: str, fn: Callable[[], T], timeout_s: float | None = None) -> T:
         start = time.perf_counter()
         try:
-            # The publish step re-encodes the whole video (watermark) and has its own, longer deadline.
+            # The publish step may re-encode the whole video (watermark): its own, longer deadline.
             timeout = self.settings.publish_timeout_s if name == "publish" else self.settings.stage_timeout_s
-            return run_with_timeout(fn, timeout, name)
+            return run_with_timeout(fn, timeout_s or timeout, name)
         except Exception as exc:
             raise StageFailed(name, exc) from exc
         finally:

@@ -17,6 +17,23 @@ from safety.media import VideoInfo
 
 
 @dataclass(frozen=True)
+class PreparedAsset:
+    """The unsigned, watermarked encode made while the detectors ran (one-pass decode).
+
+    Only the publish step of the same decision may use it; ``error`` set means the encode failed
+    and publishing must fail (the video is held). Its file lives in the pipeline's temporary
+    directory, so a video that is not published leaves nothing behind.
+    """
+
+    decision_id: str
+    watermark_id: str | None
+    path: Path | None
+    error: str | None = None
+    frames: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
 class PublishRequest:
     """Everything the publish step may record about why this video is allowed out."""
 
@@ -29,6 +46,7 @@ class PublishRequest:
     media_sha256: str | None = None  # the snapshot being published (named in the C2PA assertion)
     # Facts later stages add (cameo consent grants, rights rules, obligations) for the manifest.
     grants: list[dict[str, Any]] = field(default_factory=list)
+    prepared: PreparedAsset | None = None  # encoded before the verdict (None: encode now)
 
 
 @dataclass(frozen=True)

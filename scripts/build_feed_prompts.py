@@ -8,7 +8,10 @@ bare caption plus decorations: prefixes, hashtags, emoji, casing). **Splits are 
 decoration family**: a seed and all its variants land in one split (train / val / eval, by a stable
 hash of the seed), and each split has its own decoration lists, so no near-duplicate and no
 decoration straddles training and evaluation. ``seeds/train_*.txt`` hold extra captions written for
-training only (always the train split).
+training only (always the train split; ``train_generated.txt`` comes from ``scripts/build_harm_training.py``).
+A train caption whose character 4-grams overlap an EVAL or VAL caption's (Jaccard >= 0.5, or 65% of the
+shorter one's) is dropped
+(``near_duplicates`` in the summary), so a paraphrase never sits on both sides.
 
 Run: ``python scripts/build_feed_prompts.py`` (deterministic; rewrites
 ``benchmarks/feed_prompts/feed_prompts.jsonl``). Load with :func:`load`.
@@ -20,6 +23,7 @@ import hashlib
 import json
 import random
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +34,15 @@ HARM = ("sexual", "sexual_minors", "self_harm", "graphic_violence")
 # Share of seeds per split (by stable hash): evaluation gets most, so its figures have narrow intervals.
 SPLITS = (("train", 0.25), ("val", 0.15), ("eval", 0.60))
 VARIANTS = {"train": 6, "val": 6, "eval": 8}
+GENERATED_VARIANTS = 3  # generated captions are many already: bare + 2 decorations
+NEAR_DUP_JACCARD = 0.5
+NEAR_DUP_CONTAINMENT = (
+    0.65  # share of the shorter caption's 4-grams found in the other (catches added framing)
+)
 # Training labels of the prompt classifier for each harm category of this set.
 CLASSIFIER_LABELS = {
     "benign": [],
+    "content_free": [],
     "sexual": ["sexual"],
     "sexual_minors": ["sexual", "sexual_minors"],
     "self_harm": ["self_harm"],
@@ -111,7 +121,21 @@ def _stretch(text: str, rng: random.Random) -> str:
     return " ".join(words)
 
 
-def variants(seed: dict[str, str], split: str) -> list[tuple[str, str]]:
+def grams(text: str) -> set[str]:
+    """Character 4-grams of the lower-cased text with punctuation and emoji removed."""
+    t = " ".join(re.findall(r"\w+", text.lower()))
+    return {t[i : i + 4] for i in range(max(1, len(t) - 3))}
+
+
+def near_duplicate(g: set[str], held_out: list[set[str]]) -> bool:
+    return any(
+        len(g & h) / len(g | h) >= NEAR_DUP_JACCARD
+        or len(g & h) / min(len(g), len(h)) >= NEAR_DUP_CONTAINMENT
+        for h in held_out
+    )
+
+
+def variants(seed: dict[str, str], split: str, limit: int | None = None) -> list[tuple[str, str]]:
     """The bare caption and decorated variants drawn from the split's own decoration family."""
     rng = random.Random(seed["text"])
     style = STYLES[split]
@@ -119,7 +143,7 @@ def variants(seed: dict[str, str], split: str) -> list[tuple[str, str]]:
     neutral = ("#video", "#clip", "#new", "#watch")
     topic_tag = " " + rng.choice(neutral) if seed["topic"] in HARM else " #" + seed["topic"].split("_")[0]
     out = [(seed["text"], "bare")]
-    makers = [
+    makers: list[tuple[str, Callable[[str], str]]] = [
         ("prefix", lambda t: rng.choice(style["prefix"]) + t),
         ("suffix", lambda t: t + rng.choice(style["suffix"])),
         ("hashtag", lambda t: t + topic_tag),
@@ -129,24 +153,37 @@ def variants(seed: dict[str, str], split: str) -> list[tuple[str, str]]:
         ("nopunct", lambda t: re.sub(r"[,.!?:;\"()]", "", t) + topic_tag),
         ("upper", lambda t: t.upper() if len(t) < 60 else t[:1].upper() + t[1:] + " !!!"),
     ]
-    for name, make in makers[: VARIANTS[split] - 1]:
+    for name, make in makers[: (limit or VARIANTS[split]) - 1]:
         text = make(seed["text"])
         if text not in {t for t, _ in out}:
             out.append((text, name))
     return out
 
 
-def build() -> list[dict[str, Any]]:
+def build(dropped: list[str] | None = None) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for path in sorted(SEEDS.glob("*.txt")):
+    paths = sorted(SEEDS.glob("*.txt"))
+    held_out = [
+        grams(seed["text"])
+        for path in paths
+        if not path.stem.startswith("train")
+        for seed in parse_seeds(path)
+        if split_of(seed["text"]) != "train"
+    ]
+    for path in paths:
         harmful, train_only = path.stem == "harmful", path.stem.startswith("train")
         for i, seed in enumerate(parse_seeds(path)):
             label = seed["topic"] if harmful or seed["topic"] in HARM else "benign"
             if harmful and label not in HARM:
                 raise ValueError(f"{path.name}: unknown harm category {label!r}")
             split = "train" if train_only else split_of(seed["text"])
+            if split == "train" and near_duplicate(grams(seed["text"]), held_out):
+                if dropped is not None:
+                    dropped.append(seed["text"])
+                continue
             group = f"{path.stem}/{seed['topic']}/{i}"
-            for text, style in variants(seed, split):
+            limit = GENERATED_VARIANTS if path.stem == "train_generated" else None
+            for text, style in variants(seed, split, limit):
                 rows.append(
                     {
                         "text": text,
@@ -159,6 +196,52 @@ def build() -> list[dict[str, Any]]:
                         "style": style,
                     }
                 )
+    return rows + content_free_rows()
+
+
+# Content-free prompts for VAL and EVAL (file names, numbers, letters): their own word lists and shapes, so
+# none is a training prompt (scripts/build_harm_training.py generates the TRAIN ones); reported on their own.
+CONTENT_FREE = {
+    "val": (
+        ["memo", "rough", "cam", "b-roll", "session"],
+        ["{n} {i}", "{n}{i}.mov", "IMG-{k}", "{n} {c}{i}"],
+    ),
+    "eval": (
+        ["clip", "scene", "shot", "teaser", "outtake", "montage", "reel", "bit", "segment", "piece"],
+        # no lone numbers or letters: TRAIN holds all of 0-120 and a-z
+        # (tests/policies/test_content_free_prompts.py checks those with real inference)
+        ["{n} {i}", "{n} number {i}", "{n}_{i:03d}", "{n} #{i} final", "VID_{k}.mp4", "{n}{i}{c}", "{n} {c}"],
+    ),
+}
+
+
+def content_free_rows() -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for split, (nouns, shapes) in CONTENT_FREE.items():
+        rng = random.Random(f"content-free-{split}")
+        texts: set[str] = set()
+        while len(texts) < (40 if split == "val" else 150):
+            texts.add(
+                rng.choice(shapes).format(
+                    n=rng.choice(nouns),
+                    i=rng.randrange(0, 100),
+                    k=rng.randrange(10**5, 10**8),
+                    c=rng.choice("abcdefghijklmnopqrstuvwxyz"),
+                )
+            )
+        for i, text in enumerate(sorted(texts)):
+            rows.append(
+                {
+                    "text": text,
+                    "label": "content_free",
+                    "labels": [],
+                    "split": split,
+                    "lang": "xx",
+                    "topic": "content_free",
+                    "group": f"content_free/{split}/{i}",
+                    "style": "bare",
+                }
+            )
     return rows
 
 
@@ -170,7 +253,8 @@ def load(split: str | None = None, path: Path = OUT) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    rows = build()
+    dropped: list[str] = []
+    rows = build(dropped)
     with OUT.open("w", encoding="utf-8") as fh:
         for r in rows:
             fh.write(json.dumps(r, ensure_ascii=False) + "\n")
@@ -179,7 +263,13 @@ def main() -> None:
         summary.setdefault(r["split"], {}).setdefault(r["label"], 0)
         summary[r["split"]][r["label"]] += 1
     groups = {s: len({r["group"] for r in rows if r["split"] == s}) for s in summary}
-    print(json.dumps({"rows": len(rows), "by_split": summary, "seed_groups": groups}, indent=1))
+    print(
+        json.dumps(
+            {"rows": len(rows), "by_split": summary, "seed_groups": groups, "near_duplicates": dropped},
+            indent=1,
+            ensure_ascii=False,
+        )
+    )
 
 
 if __name__ == "__main__":

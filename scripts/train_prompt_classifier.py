@@ -14,6 +14,10 @@ so the head sees real feed style (slang, emoji, many languages, everyday violent
 Besides the best-F1 threshold, each category gets **operating points**: the lowest threshold whose
 precision on CALIB reaches 0.80 / 0.90 / 0.95 (with its recall and a Wilson lower bound); the
 policy's comments cite these.
+Since issue 17's second pass the head reads the embedding **and** hashed character 3-5-grams
+(``classifiers/char_ngrams.py``; recorded under ``char_ngrams`` in the JSON), chosen on the feed captions'
+out-of-fold validation (``benchmarks/feed_validation.py``), and TRAIN includes the generated captions of
+``scripts/build_harm_training.py``.
 Run: ``python scripts/train_prompt_classifier.py`` (needs scikit-learn, skl2onnx, scipy; ~2 min).
 """
 
@@ -30,6 +34,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
+from scipy import sparse
 from scipy.optimize import minimize
 from skl2onnx import to_onnx
 from sklearn.linear_model import LogisticRegression
@@ -40,6 +45,7 @@ from sklearn.multiclass import OneVsRestClassifier
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from classifiers import char_ngrams  # noqa: E402
 from classifiers.prompt_classifier import CATEGORIES, PromptClassifier  # noqa: E402
 from classifiers.text_embed import SentenceEmbedder, file_sha256  # noqa: E402
 from classifiers.text_tricks import normalize_prompt  # noqa: E402
@@ -49,7 +55,12 @@ FEED = ROOT / "benchmarks" / "feed_prompts" / "feed_prompts.jsonl"
 TARGET_PRECISIONS = (0.8, 0.9, 0.95)
 FEED_WEIGHT = 2
 MODELS = ROOT / "classifiers" / "models"
-C_GRID = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+C_GRID = (2.0, 4.0, 8.0)  # wider grids chose 4.0 every time; each point costs ~2 min with n-grams
+CHAR = {
+    "n_features": char_ngrams.DEFAULT_FEATURES,
+    "ngram_range": list(char_ngrams.DEFAULT_RANGE),
+    "hash": "crc32",
+}
 THRESHOLD_GRID = tuple(round(t, 2) for t in np.arange(0.1, 0.91, 0.05))
 SELF_CHECK = [
     "a cat chasing a laser pointer",
@@ -135,7 +146,13 @@ def make_head(c: float) -> OneVsRestClassifier:
     return OneVsRestClassifier(LogisticRegression(C=c, solver="liblinear"))
 
 
-def choose_c(x: Array, y: Array, groups: list[str]) -> tuple[float, dict[str, float]]:
+def featurise(embedded: Array, texts: list[str]) -> sparse.csr_matrix:
+    """Embedding and hashed character n-grams side by side (the head's input)."""
+    grams = char_ngrams.features(texts, CHAR["n_features"], tuple(CHAR["ngram_range"]))  # type: ignore[arg-type]
+    return sparse.hstack([sparse.csr_matrix(embedded), sparse.csr_matrix(grams)]).tocsr()
+
+
+def choose_c(x: Any, y: Array, groups: list[str]) -> tuple[float, dict[str, float]]:
     """Grouped CV so a seed's paraphrases never sit on both sides of a fold."""
     scores = {}
     for c in C_GRID:
@@ -192,7 +209,7 @@ def main() -> None:
     rows = load_rows() + load_feed()
     texts = [normalize_prompt(r["text"]) for r in rows]
     embedder = SentenceEmbedder(threads=2, batch_size=64)
-    x = embedder.embed(texts)
+    x = featurise(embedder.embed(texts), texts)
     y = label_matrix(rows)
     split = np.array([r["split"] for r in rows])
     tr, ca, te = (split == "train"), (split == "calib"), (split == "test")
@@ -201,9 +218,7 @@ def main() -> None:
 
     best_c, cv = choose_c(x[tr], y[tr], [g for g, keep in zip(groups, tr, strict=True) if keep])
     # Feed captions count FEED_WEIGHT times: they are the style the head meets in production.
-    fit_idx = np.concatenate(
-        [np.flatnonzero(tr)] + [np.flatnonzero(tr & feed)] * (FEED_WEIGHT - 1)
-    )
+    fit_idx = np.concatenate([np.flatnonzero(tr)] + [np.flatnonzero(tr & feed)] * (FEED_WEIGHT - 1))
     head = make_head(best_c).fit(x[fit_idx], y[fit_idx])
 
     def raw(m: Array) -> Array:
@@ -214,13 +229,18 @@ def main() -> None:
         a, b = platt(PromptClassifier.logit(raw(ca)[:, j]), y[ca, j])
         calibration[cat] = {"a": round(a, 6), "b": round(b, 6)}
 
-    onx = to_onnx(head, x[:1], target_opset=17, options={id(head): {"zipmap": False}})
+    onx = to_onnx(
+        head, x[:1].toarray().astype(np.float32), target_opset=17, options={id(head): {"zipmap": False}}
+    )
     MODELS.mkdir(parents=True, exist_ok=True)
     head_path = MODELS / "prompt_head.onnx"
     head_path.write_bytes(onx.SerializeToString())
     sess = ort.InferenceSession(str(head_path), providers=["CPUExecutionProvider"])
-    onnx_proba = sess.run(["probabilities"], {sess.get_inputs()[0].name: x})[0]
-    max_diff = float(np.abs(onnx_proba - head.predict_proba(x)).max())
+    sample = x[:: max(1, x.shape[0] // 400)]  # dense copies of all rows would take gigabytes
+    onnx_proba = sess.run(
+        ["probabilities"], {sess.get_inputs()[0].name: sample.toarray().astype(np.float32)}
+    )[0]
+    max_diff = float(np.abs(onnx_proba - head.predict_proba(sample)).max())
     assert max_diff < 1e-4, f"ONNX head differs from sklearn by {max_diff}"
 
     def calibrated(m: Array) -> Array:
@@ -242,13 +262,15 @@ def main() -> None:
             "per_category": at_default,
         }
 
-    check_x = embedder.embed([normalize_prompt(t) for t in SELF_CHECK])
+    check_texts = [normalize_prompt(t) for t in SELF_CHECK]
+    check_x = featurise(embedder.embed(check_texts), check_texts)
     check_raw = head.predict_proba(check_x)
     meta = {
         "format": 1,
         "labels": list(CATEGORIES),
         "thresholds": thresholds,
         "operating_points": {"on": "calib (incl. feed VAL seeds)", "points": points},
+        "char_ngrams": CHAR,
         "calibration": {"method": "platt", "fit_on": "calib", "input": "logit(raw)", "params": calibration},
         "head": {
             "kind": "OneVsRest(LogisticRegression)",

@@ -15,6 +15,13 @@ from streams import LocalBroker, ensure_topics
 PG_ADMIN_URL = os.environ.get("FEEDGUARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest tests first, then the other multi-process ones: xdist hands tests out in this order,
+    so a minutes-long test started last cannot become the suite's tail (same order in every worker)."""
+    rank = {"longest": 0, "slow": 1}
+    items.sort(key=lambda item: min((rank[m.name] for m in item.iter_markers() if m.name in rank), default=2))
+
+
 @pytest.fixture
 def broker() -> Iterator[str]:
     """A broker of its own per test (starts in ~0.15 s): topic names are fixed, so no sharing."""

@@ -76,6 +76,13 @@ def run(args: argparse.Namespace) -> int:
         f"{report.labels} labels ({report.usable} with a verdict); min {report.min_samples} per rule, "
         f"target precision {report.target_precision:.2f}"
     )
+    for cat, c in report.categories.items():
+        lo, hi = c["interval"]
+        print(
+            f"  category {cat}: n={c['n']} harmful={c['harmful']} restrict={c['restrict']} "
+            f"benign={c['benign']} precision {c['precision']:.2f} ({lo:.2f}-{hi:.2f})"
+            + ("" if c["enough"] else f"  fewer than {report.min_samples} labels")
+        )
     for f in report.fits:
         lo, hi = f.interval
         line = (

@@ -25,8 +25,10 @@ class Progress:
         if wanted():
             from tqdm import tqdm
 
+            # leave=True: the finished bar (count, total time, rate) stays on screen as a record of
+            # the run; the last update is always drawn even when it came within tqdm's mininterval.
             self._bar = tqdm(
-                total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True
+                total=total, desc=desc, unit=unit, file=sys.stderr, leave=True, dynamic_ncols=True
             )
 
     def update(self, n: int = 1) -> None:
@@ -49,6 +51,7 @@ class Progress:
 
     def close(self) -> None:
         if self._bar is not None:
+            self._bar.refresh()
             self._bar.close()
             self._bar = None
 

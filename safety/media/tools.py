@@ -37,6 +37,7 @@ __all__ = [
     "AUDIO_DEMUXERS",
     "IMAGE_DEMUXERS",
     "VIDEO_DEMUXERS",
+    "Process",
     "UnsafeInvocation",
     "check_argv",
     "ffmpeg",
@@ -317,6 +318,7 @@ def popen(
 
 
 PIPE, DEVNULL, TimeoutExpired = subprocess.PIPE, subprocess.DEVNULL, subprocess.TimeoutExpired
+Process = subprocess.Popen[bytes]  # what popen returns (callers need not import subprocess)
 
 
 # -- the runtime guard ---------------------------------------------------------------------------

@@ -16,26 +16,28 @@ stops short of its declared duration is caught (:class:`~safety.media.MediaRejec
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import json
 import math
 import os
 import tempfile
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from fractions import Fraction
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 
-from classifiers.sessions import worker_threads
 from safety.media import tools
-from safety.media.errors import MediaRejected
-from safety.media.probe import VideoInfo, ffmpeg_input_args
+from safety.media.probe import ffmpeg_input_args
+from safety.provenance.ffproc import (
+    MP4_AUDIO,
+    TRAILER_FAILED,
+    Proc,
+    deadline,
+    mark_graph,
+    raw_frames,
+    threads,
+    x264_output,
+)
+from safety.provenance.source import EncodeError, EncodeStats, SourceFormat, check_whole, probe_source
 from safety.provenance.watermark import U8, LumaAccumulator
 from safety.provenance.watermark import Embedder as EmbedderV1
 from safety.provenance.watermark2 import Embedder as EmbedderV2
@@ -44,104 +46,13 @@ Embedder = EmbedderV1 | EmbedderV2
 
 __all__ = ["EncodeError", "EncodeStats", "SourceFormat", "encode_final", "mean_luma", "probe_source"]
 
-_MP4_AUDIO = frozenset({"aac", "mp3", "alac", "ac3", "eac3", "opus", "flac"})
-_PIPE_BYTES = 1 << 20
-_F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
-
-
-class EncodeError(RuntimeError):
-    """ffmpeg failed or timed out; the message carries the tail of its log."""
-
-
-@dataclass(frozen=True)
-class SourceFormat:
-    """What the encode needs to know about the source: even display size, frame rate, audio."""
-
-    width: int
-    height: int
-    rate: Fraction
-    duration_s: float
-    audio_codec: str | None
-
-    @property
-    def frame_bytes(self) -> int:
-        return self.width * self.height * 3 // 2
-
-    @classmethod
-    def from_info(cls, info: VideoInfo) -> SourceFormat | None:
-        """The same facts from the pipeline's own probe, when it has them all (no audio to name).
-
-        Saves an ffprobe per published video; ``None`` (probe with :func:`probe_source`) when the
-        source has audio (its codec decides copy vs AAC) or an unusual frame rate.
-        """
-        if info.has_audio or not 0 < info.fps <= 240:
-            return None
-        w, h = info.display_width, info.display_height
-        rate = Fraction(info.fps).limit_denominator(1001)
-        return cls(w - w % 2, h - h % 2, rate, info.duration_s, None)
-
-
-@dataclass(frozen=True)
-class EncodeStats:
-    frames: int
-    seconds: float
-    mark_seconds: float  # time spent in the per-frame callback (the watermark add)
-
-
-def probe_source(path: Path, timeout_s: float = 60.0) -> SourceFormat:
-    """Display size (after rotation, rounded down to even), frame rate and audio codec."""
-    cmd = tools.ffprobe("-v", "error", "-print_format", "json", "-show_streams", "-show_format")
-    cmd += ffmpeg_input_args(path)
-    try:
-        proc = tools.run(cmd, timeout_s=timeout_s)
-    except tools.TimeoutExpired:
-        raise EncodeError(f"ffprobe took longer than {timeout_s:g} s") from None
-    if proc.returncode != 0:
-        raise EncodeError(f"ffprobe failed: {proc.stderr.decode('utf-8', 'replace')[-500:]}")
-    try:
-        data = json.loads(proc.stdout)
-    except ValueError:
-        raise EncodeError("ffprobe returned no JSON") from None
-    streams = data.get("streams", [])
-    video = next(
-        (
-            s
-            for s in streams
-            if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")
-        ),
-        None,
-    )
-    if video is None:
-        raise EncodeError("no video stream")
-    w, h = int(video["width"]), int(video["height"])
-    rotation = 0
-    for side in video.get("side_data_list") or []:
-        with contextlib.suppress(TypeError, ValueError):
-            rotation = round(float(side.get("rotation", 0))) % 180
-    if rotation == 90:
-        w, h = h, w
-    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
-    duration = float(data.get("format", {}).get("duration") or video.get("duration") or 0.0)
-    return SourceFormat(
-        w - w % 2, h - h % 2, _rate(video), duration, str(audio.get("codec_name")) if audio else None
-    )
-
-
-def _rate(video: dict[str, object]) -> Fraction:
-    for key in ("avg_frame_rate", "r_frame_rate"):
-        with contextlib.suppress(ValueError, ZeroDivisionError):
-            value = Fraction(str(video.get(key) or ""))
-            if 0 < value <= 240:
-                return value.limit_denominator(1001)
-    return Fraction(24)
-
 
 def _decoder(path: Path, fmt: SourceFormat, extra_filters: str = "") -> list[str]:
     graph = f"scale={fmt.width}:{fmt.height},format=yuv420p{extra_filters}"
     return tools.ffmpeg(
         "-v",
         "error",
-        *_threads(),
+        *threads(),
         *ffmpeg_input_args(path),
         "-map",
         "0:V:0",
@@ -172,7 +83,7 @@ def _encoder(source: Path, dest: Path, fmt: SourceFormat, crf: int, preset: str,
     )  # fmt: skip
     if fmt.audio_codec is not None:
         cmd += [*ffmpeg_input_args(source), "-map", "0:v", "-map", "1:a:0"]
-        cmd += ["-c:a", "copy"] if fmt.audio_codec in _MP4_AUDIO else ["-c:a", "aac", "-b:a", "128k"]
+        cmd += ["-c:a", "copy"] if fmt.audio_codec in MP4_AUDIO else ["-c:a", "aac", "-b:a", "128k"]
     if vf:
         cmd += ["-vf", vf]
     cmd += [
@@ -184,7 +95,7 @@ def _encoder(source: Path, dest: Path, fmt: SourceFormat, crf: int, preset: str,
         str(crf),
         "-pix_fmt",
         "yuv420p",
-        *_threads(),
+        *threads(),
         "-movflags",
         "+faststart",
         "-map_metadata",
@@ -196,113 +107,17 @@ def _encoder(source: Path, dest: Path, fmt: SourceFormat, crf: int, preset: str,
     return cmd
 
 
-class _Proc:
-    """A subprocess whose stderr is drained into a short tail (a full pipe would stall ffmpeg)."""
-
-    def __init__(self, cmd: list[str], *, stdin: int | None = None, stdout: int | None = None) -> None:
-        self.proc = tools.popen(cmd, stdin=stdin, stdout=stdout)
-        self.tail: deque[str] = deque(maxlen=12)
-        assert self.proc.stderr is not None
-        stderr = self.proc.stderr
-        self._reader = threading.Thread(target=self._drain, args=(stderr,), daemon=True)
-        self._reader.start()
-        for pipe in (self.proc.stdin, self.proc.stdout):
-            if pipe is not None:
-                with contextlib.suppress(OSError):
-                    fcntl.fcntl(pipe.fileno(), _F_SETPIPE_SZ, _PIPE_BYTES)
-
-    def _drain(self, stream: IO[bytes]) -> None:
-        for line in stream:
-            self.tail.append(line.decode("utf-8", "replace").rstrip())
-
-    def log(self) -> str:
-        self._reader.join(timeout=2.0)
-        return " | ".join(self.tail)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-
-
-@contextlib.contextmanager
-def _deadline(procs: list[_Proc], timeout_s: float) -> Iterator[threading.Event]:
-    fired = threading.Event()
-
-    def on_deadline() -> None:
-        fired.set()
-        for p in procs:
-            with contextlib.suppress(OSError):
-                p.proc.kill()
-
-    timer = threading.Timer(timeout_s, on_deadline)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield fired
-    finally:
-        timer.cancel()
-
-
-def _frames(stdout: IO[bytes], size: int) -> Iterator[bytearray]:
-    """Yield one reusable buffer per complete frame; a torn last frame is dropped."""
-    buf = bytearray(size)
-    view = memoryview(buf)
-    while True:
-        got = 0
-        while got < size:
-            n = stdout.readinto(view[got:])  # type: ignore[attr-defined]
-            if not n:
-                return
-            got += n
-        yield buf
-
-
-def _threads() -> list[str]:
-    threads = worker_threads()
-    return ["-threads", str(threads)] if threads is not None else []
-
-
 def _single_process(
     source: Path, dest: Path, fmt: SourceFormat, grain: Path | None, crf: int, preset: str, vf: str | None
 ) -> list[str]:
     """One ffmpeg: decode (upright, even size, constant rate from 0 s), add the mark, badge, x264."""
-    rate = str(fmt.rate)
-    threads = _threads()
-    cmd = tools.ffmpeg("-nostats", "-v", "error", "-y", *threads)
+    cmd = tools.ffmpeg("-nostats", "-v", "error", "-y", *threads())
     cmd += ffmpeg_input_args(source)
-    graph = f"[0:V:0]scale={fmt.width}:{fmt.height},format=yuv420p,setpts=PTS-STARTPTS,fps={rate}"
-    if grain is not None:
-        size = f"{fmt.width}x{fmt.height}"
-        cmd += tools.raw_file_input(grain, "rawvideo", "-pix_fmt", "yuv420p", "-s", size)
-        graph += (
-            f"[m];[1:v]loop=loop=-1:size=1,setpts=N/({rate}*TB)[g];[m][g]blend=all_mode=grainmerge:shortest=1"
-        )
-    if vf:
-        graph += f",{vf}"
-    graph += "[v]"
+    inputs, graph = mark_graph(fmt, grain, vf)
+    cmd += inputs
     # The graph's work (one saturating add per pixel) is light: slice threads cost more than they save.
-    cmd += ["-filter_complex_threads", "1", "-filter_complex", graph, "-map", "[v]"]
-    if fmt.audio_codec is not None:
-        cmd += ["-map", "0:a:0"]
-        cmd += ["-c:a", "copy"] if fmt.audio_codec in _MP4_AUDIO else ["-c:a", "aac", "-b:a", "128k"]
-    cmd += ["-c:v", "libx264", "-preset", preset, "-crf", str(crf), "-pix_fmt", "yuv420p", *threads]
-    cmd += ["-movflags", "+faststart", "-map_metadata", "-1", "-progress", "pipe:1"]
-    cmd += ["-f", "mp4", "file:" + os.fspath(dest)]
-    return cmd
-
-
-def _check_whole(fmt: SourceFormat, frames: int) -> None:
-    """Refuse a source whose frames end well before its declared duration (as sampling does)."""
-    if fmt.duration_s <= 0 or frames <= 0:
-        return
-    reached = frames / float(fmt.rate)
-    if reached + max(1.0, 0.1 * fmt.duration_s) < fmt.duration_s:
-        raise MediaRejected(
-            "media.corrupt",
-            f"Only the first {reached:.1f} s of the declared {fmt.duration_s:.1f} s could be decoded; "
-            "the file looks truncated or damaged.",
-        )
+    cmd += ["-filter_complex_threads", "1", "-filter_complex", graph]
+    return cmd + x264_output(fmt, dest, crf, preset, progress="pipe:1")
 
 
 def encode_final(
@@ -328,7 +143,7 @@ def encode_final(
         stats = _encode_single(source, dest, fmt, mark, crf, preset, vf, timeout_s)
     else:
         stats = _encode_piped(source, dest, fmt, mark, crf, preset, vf, timeout_s)
-    _check_whole(fmt, stats.frames)
+    check_whole(fmt, stats.frames)
     return stats
 
 
@@ -348,10 +163,10 @@ def _encode_single(
         if mark is not None:
             grain = Path(tmp) / "grain.yuv"
             grain.write_bytes(mark.grain_frame())
-        proc = _Proc(_single_process(source, dest, fmt, grain, crf, preset, vf), stdout=tools.PIPE)
+        proc = Proc(_single_process(source, dest, fmt, grain, crf, preset, vf), stdout=tools.PIPE)
         assert proc.proc.stdout is not None
         frames = 0
-        with _deadline([proc], timeout_s) as fired:
+        with deadline([proc], timeout_s) as fired:
             try:
                 for line in proc.proc.stdout:  # -progress: key=value lines, a block every 0.5 s
                     if line.startswith(b"frame="):
@@ -362,8 +177,9 @@ def _encode_single(
                 proc.kill()
     if fired.is_set():
         raise EncodeError(f"final encode took longer than {timeout_s:g} s")
-    if rc != 0 or frames == 0:
-        raise EncodeError(f"final encode failed (ffmpeg {rc}: {proc.log()})")
+    log = proc.log()
+    if rc != 0 or frames == 0 or TRAILER_FAILED in log or not dest.is_file():
+        raise EncodeError(f"final encode failed (ffmpeg {rc}: {log})")
     return EncodeStats(frames, time.monotonic() - started, 0.0)
 
 
@@ -379,14 +195,14 @@ def _encode_piped(
 ) -> EncodeStats:
     """The two-process form: ffmpeg decodes to a pipe, Python calls ``mark`` per frame, ffmpeg encodes."""
     started = time.monotonic()
-    dec = _Proc(_decoder(source, fmt), stdout=tools.PIPE)
-    enc = _Proc(_encoder(source, dest, fmt, crf, preset, vf), stdin=tools.PIPE)
+    dec = Proc(_decoder(source, fmt), stdout=tools.PIPE)
+    enc = Proc(_encoder(source, dest, fmt, crf, preset, vf), stdin=tools.PIPE)
     assert dec.proc.stdout is not None and enc.proc.stdin is not None
     frames, mark_s = 0, 0.0
     y_size = fmt.width * fmt.height
-    with _deadline([dec, enc], timeout_s) as fired:
+    with deadline([dec, enc], timeout_s) as fired:
         try:
-            for buf in _frames(dec.proc.stdout, fmt.frame_bytes):
+            for buf in raw_frames(dec.proc.stdout, fmt.frame_bytes):
                 if mark is not None:
                     t0 = time.perf_counter()
                     luma = np.frombuffer(buf, dtype=np.uint8, count=y_size).reshape(fmt.height, fmt.width)
@@ -420,12 +236,12 @@ def mean_luma(path: Path, max_frames: int = 240, timeout_s: float = 300.0) -> tu
     cmd[cmd.index("-fps_mode") + 1] = "passthrough"
     del cmd[cmd.index("-r") : cmd.index("-r") + 2]
     acc = LumaAccumulator()
-    dec = _Proc(cmd, stdout=tools.PIPE)
+    dec = Proc(cmd, stdout=tools.PIPE)
     assert dec.proc.stdout is not None
     y_size = fmt.width * fmt.height
-    with _deadline([dec], timeout_s) as fired:
+    with deadline([dec], timeout_s) as fired:
         try:
-            for buf in _frames(dec.proc.stdout, fmt.frame_bytes):
+            for buf in raw_frames(dec.proc.stdout, fmt.frame_bytes):
                 acc.add(np.frombuffer(buf, dtype=np.uint8, count=y_size).reshape(fmt.height, fmt.width))
                 if acc.count >= max_frames:
                     break

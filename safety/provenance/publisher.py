@@ -20,17 +20,20 @@ from typing import Any
 import c2pa
 
 from safety.assets import AssetStore
+from safety.events import VideoGenerated
 from safety.faults import failpoint
+from safety.media import VideoInfo
 from safety.media.samples import drawtext_available
 from safety.provenance.config import ProvenanceConfig
-from safety.provenance.encode import SourceFormat, encode_final, probe_source
+from safety.provenance.encode import EncodeError, SourceFormat, encode_final, probe_source
 from safety.provenance.manifest import Parent, build_manifest, summarize
 from safety.provenance.models import ProvenanceRecord
+from safety.provenance.onepass import EncodePlan
 from safety.provenance.signing import ProvenanceSigner, reader_context
 from safety.provenance.store import ProvenanceStore
 from safety.provenance.watermark import watermark_id_for
 from safety.provenance.watermark2 import Embedder
-from safety.publishing import CopyPublisher, PublishedAsset, PublishRequest
+from safety.publishing import CopyPublisher, PreparedAsset, PublishedAsset, PublishRequest
 from safety.store.db import Database
 from safety.store.models import utcnow
 
@@ -94,30 +97,32 @@ class ProvenancePublisher:
         if reused is not None:
             return reused
         started = time.monotonic()
-        fmt = SourceFormat.from_info(request.info) or probe_source(request.source)
         with tempfile.TemporaryDirectory(prefix="fg-publish-", dir=self.work_dir) as tmp:
             workdir = Path(tmp)
-            encoded, signed = workdir / "encoded.mp4", workdir / "signed.mp4"
-            mark = None
-            if self.config.watermark:
-                mark = Embedder(
-                    watermark_id,
-                    fmt.width,
-                    fmt.height,
-                    self.config.watermark_strength,
-                    self.config.watermark_key_bytes,
-                )  # added inside the encoding ffmpeg (encode.encode_final)
-            vf = badge_filter(request.event.creator.id, fmt, workdir) if self.config.visible_badge else None
-            stats = encode_final(
-                request.source,
-                encoded,
-                fmt,
-                mark=mark,
-                crf=self.config.crf,
-                preset=self.config.preset,
-                vf=vf,
-                timeout_s=self.config.encode_timeout_s,
-            )
+            signed = workdir / "signed.mp4"
+            if request.prepared is not None:
+                # Encoded during sampling (one decode): its time is in the pipeline's "sample" stage.
+                encoded, frames = _prepared(request.prepared, request.decision_id, watermark_id)
+                encode_s = 0.0
+            else:  # the two-pass path (and moderator approvals): decode the snapshot again
+                fmt = SourceFormat.from_info(request.info) or probe_source(request.source)
+                encoded = workdir / "encoded.mp4"
+                vf = (
+                    badge_filter(request.event.creator.id, fmt, workdir)
+                    if self.config.visible_badge
+                    else None
+                )
+                stats = encode_final(
+                    request.source,
+                    encoded,
+                    fmt,
+                    mark=self._embedder(watermark_id, fmt),  # added inside the encoding ffmpeg
+                    crf=self.config.crf,
+                    preset=self.config.preset,
+                    vf=vf,
+                    timeout_s=self.config.encode_timeout_s,
+                )
+                frames, encode_s = stats.frames, stats.seconds
             encoded_s = time.monotonic() - started
             manifest, ingredients = build_manifest(
                 request,
@@ -148,22 +153,58 @@ class ProvenancePublisher:
         )
         total_s = time.monotonic() - started
         log.info(
-            "published %s: %d frames, encode %.2f s, total %.2f s, watermark %s",
+            "published %s: %d frames, encode %.2f s, total %.2f s, watermark %s%s",
             video_id,
-            stats.frames,
+            frames,
             encoded_s,
             total_s,
             watermark_id,
+            " (encoded before the verdict)" if request.prepared is not None else "",
             extra={
                 "publish_ms": {
-                    "probe_pattern": round((encoded_s - stats.seconds) * 1000, 1),
-                    "watermark_encode": round(stats.seconds * 1000, 1),
+                    "probe_pattern": round((encoded_s - encode_s) * 1000, 1),
+                    "watermark_encode": round(encode_s * 1000, 1),
                     "c2pa_sign": round((signed_s - encoded_s) * 1000, 1),
                     "read_back_store": round((total_s - signed_s) * 1000, 1),
                 }
             },
         )
         return PublishedAsset(uri=uri, watermark_id=watermark_id, manifest=_summary(store_json, label))
+
+    def plan_encode(
+        self, source: Path, info: VideoInfo, event: VideoGenerated, decision_id: str, workdir: Path
+    ) -> EncodePlan | None:
+        """The final encode of this decision, fixed before detection (the one-pass decode runs it):
+        format, watermark pattern file, badge, x264 settings. ``None`` when provenance is off."""
+        if not self.config.enabled:
+            return None
+        watermark_id = watermark_id_for(decision_id, self.config.watermark_key_bytes)
+        fmt = SourceFormat.from_info(info) or probe_source(source)
+        grain = None
+        embedder = self._embedder(watermark_id, fmt)
+        if embedder is not None and embedder.grain_exact:
+            grain = workdir / "grain.yuv"
+            grain.write_bytes(embedder.grain_frame())
+        elif embedder is not None:
+            return None  # marked from Python frame by frame: only the two-pass encode can
+        vf = badge_filter(event.creator.id, fmt, workdir) if self.config.visible_badge else None
+        return EncodePlan(
+            decision_id=decision_id,
+            watermark_id=watermark_id,
+            fmt=fmt,
+            dest=workdir / "encoded.mp4",
+            grain=grain,
+            crf=self.config.crf,
+            preset=self.config.preset,
+            vf=vf,
+            timeout_s=self.config.encode_timeout_s,
+        )
+
+    def _embedder(self, watermark_id: str, fmt: SourceFormat) -> Embedder | None:
+        if not self.config.watermark:
+            return None
+        key = self.config.watermark_key_bytes
+        return Embedder(watermark_id, fmt.width, fmt.height, self.config.watermark_strength, key)
 
     def _already_published(self, watermark_id: str) -> PublishedAsset | None:
         """A retry after the asset and record were written: reuse them if the file is intact."""
@@ -196,6 +237,20 @@ class ProvenancePublisher:
 
     def close(self) -> None:
         self.signer.close()
+
+
+def _prepared(prepared: PreparedAsset, decision_id: str, watermark_id: str) -> tuple[Path, int]:
+    """The encode made before the verdict, if it is this decision's and it succeeded (else raise:
+    the publish step fails and the video is held)."""
+    if prepared.error is not None or prepared.path is None:
+        raise EncodeError(prepared.error or "the speculative encode produced no file")
+    if prepared.decision_id != decision_id or prepared.watermark_id != watermark_id:
+        raise EncodeError(
+            f"the prepared encode belongs to decision {prepared.decision_id}, not {decision_id}"
+        )
+    if not prepared.path.is_file():
+        raise EncodeError("the prepared encode is gone")
+    return prepared.path, prepared.frames
 
 
 def _read_back(path: Path) -> tuple[dict[str, Any], str]:

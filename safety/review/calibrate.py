@@ -8,6 +8,11 @@ it is below the target, the lowest threshold at or above ``T`` whose precision r
 only exist for held items, so thresholds can only be **raised** from them (nothing is known below ``T``).
 Per signal, Platt calibration (score -> P(harmful | held)) is re-fitted on all its labels.
 
+Rules whose hold reasons are minor safety (``minor_safety.*``) are measured but **never loosened**: the
+goal there is that nothing is published automatically, and a moderator approving many such holds is the
+price of that, not a reason to hold fewer. Per hold-reason category (``self_harm``, ``hate``, ...) the
+report also gives the pooled precision of all its labels with a Wilson interval.
+
 The result is a **candidate** policy file (same text, thresholds edited in place, patch version bumped) and
 a report; nothing is activated. Run it in shadow (``FEEDGUARD_SHADOW_POLICY_FILE``) and check it with
 ``feedguard policy replay --policy CANDIDATE`` before making it the policy.
@@ -28,6 +33,8 @@ from policies.model import AllOf, AnyOf, Condition, Not, SignalCondition
 
 MIN_SAMPLES = 30
 TARGET_PRECISION = 0.9
+# Fail closed: holds for these reasons are never relaxed from labels (a person must look at every one).
+PROTECTED_REASONS = ("minor_safety.",)
 
 
 def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -77,6 +84,7 @@ class CalibrateReport:
     min_samples: int
     target_precision: float
     fits: list[RuleFit] = field(default_factory=list)
+    categories: dict[str, dict[str, Any]] = field(default_factory=dict)
     calibration: dict[str, dict[str, Any]] = field(default_factory=dict)
     candidate_version: str | None = None
 
@@ -99,6 +107,7 @@ def fit_rules(
     for rule in policy.document.rules:
         if rule.then.action != "hold" or rule.mode == "shadow":
             continue
+        protected = any(r.startswith(PROTECTED_REASONS) for r in rule.then.reasons)
         for leaf in _gte_leaves(rule.when):
             assert leaf.gte is not None
             t = float(leaf.gte)
@@ -125,6 +134,9 @@ def fit_rules(
             if len(pairs) < min_samples:
                 fit.note = f"fewer than {min_samples} labels: no change"
                 continue
+            if protected:
+                fit.note = "minor safety: measured, never loosened automatically"
+                continue
             if fit.precision >= target_precision:
                 fit.note = "meets the target precision: no change"
                 continue
@@ -140,8 +152,34 @@ def fit_rules(
                     break
             else:
                 fit.note = "no threshold reaches the target: consider restricting instead of holding"
+    report.categories = fit_categories(usable, policy, min_samples)
     report.calibration = fit_calibration(usable, min_samples)
     return report
+
+
+def fit_categories(
+    labels: Iterable[dict[str, Any]], policy: LoadedPolicy, min_samples: int
+) -> dict[str, dict[str, Any]]:
+    """Pooled precision per hold-reason category (``self_harm.review`` -> ``self_harm``), each label once."""
+    reasons = {r.id: r.then.reasons for r in policy.document.rules if r.then.action == "hold"}
+    by: dict[str, list[str]] = {}
+    for lab in labels:
+        cats = {reason.split(".")[0] for rid in lab["rules"] for reason in reasons.get(rid, [])}
+        for cat in cats:
+            by.setdefault(cat, []).append(lab["verdict"])
+    out: dict[str, dict[str, Any]] = {}
+    for cat, verdicts in sorted(by.items()):
+        k, n = sum(v == "harmful" for v in verdicts), len(verdicts)
+        out[cat] = {
+            "n": n,
+            "harmful": k,
+            "restrict": sum(v == "restrict" for v in verdicts),
+            "benign": sum(v == "benign" for v in verdicts),
+            "precision": k / n,
+            "interval": wilson(k, n),
+            "enough": n >= min_samples,
+        }
+    return out
 
 
 def fit_calibration(labels: Iterable[dict[str, Any]], min_samples: int) -> dict[str, dict[str, Any]]:

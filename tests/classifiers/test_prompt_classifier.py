@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classifiers import DetectorInput, DetectorRegistry, TextInput
+from classifiers import DetectorInput, DetectorRegistry, TextInput, char_ngrams
 from classifiers.prompt_classifier import CATEGORIES, MODELS_DIR, PromptClassifier
 
 DATA = Path(__file__).resolve().parents[2] / "classifiers" / "data" / "prompts.jsonl"
@@ -153,3 +153,23 @@ def test_held_out_macro_f1_floor(clf: PromptClassifier) -> None:
         )
         f1.append(2 * tp / (2 * tp + fp + fn))
     assert float(np.mean(f1)) >= MACRO_F1_FLOOR, dict(zip(CATEGORIES, np.round(f1, 3), strict=True))
+
+
+def test_content_free_text_is_not_classified_but_a_sentence_with_the_same_word_is(
+    clf: PromptClassifier,
+) -> None:
+    """A file name carries no evidence: before the guard "cut_081" scored text.self_harm 0.53 (rated 18+)."""
+    from classifiers.prompt_classifier import content_free
+
+    assert content_free("cut_081") and content_free("IMG_4432.jpg") and content_free("15")
+    assert not content_free("clip number 15") and not content_free("how to k i l l myself")
+    for text in ("cut_081", "DSC_0042.JPG", "42", "q"):
+        signals = clf.detect(DetectorInput(text=TextInput(text)))
+        assert max(s.score for s in signals) == 0.0, text
+    harmful = {
+        s.name: s.score for s in clf.detect(DetectorInput(text=TextInput("cut_081", "i cut my wrists again")))
+    }
+    assert harmful["text.self_harm"] >= 0.5  # the caption still speaks
+    features = char_ngrams.features(["cut cut", "xyz"])
+    assert features.shape == (2, char_ngrams.DEFAULT_FEATURES)
+    assert np.linalg.norm(features, axis=1) == pytest.approx([1.0, 1.0], abs=1e-6)

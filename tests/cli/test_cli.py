@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from fgtest import ROOT
 from kafka import KafkaAdminClient
 
@@ -61,6 +62,7 @@ def test_scan_teen_and_corrupt(videos: dict[str, Path], tmp_path: Path) -> None:
     assert r.returncode == 2 and "no such file" in r.stderr
 
 
+@pytest.mark.longest
 def test_demo_json_decides_every_sample() -> None:
     r = feedguard("demo", "--json", timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -115,7 +117,7 @@ def test_db_upgrade_on_postgres(pg_url: str) -> None:
 
 def test_policy_check_reports_the_bad_line(tmp_path: Path) -> None:
     ok = feedguard("policy", "check")
-    assert ok.returncode == 0 and "feedguard-default@3.0.0 ok" in ok.stdout
+    assert ok.returncode == 0 and "feedguard-default@3.1.0 ok" in ok.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         'policy: x\nversion: "1.0.0"\nrules:\n  - id: a\n    description: d\n'

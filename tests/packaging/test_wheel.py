@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from fgtest import ROOT
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
+pytestmark = [pytest.mark.slow, pytest.mark.longest, pytest.mark.timeout(2400)]
 
 
 def _run(

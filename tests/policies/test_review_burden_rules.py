@@ -59,7 +59,8 @@ def test_everyday_violent_words_need_the_classifier_to_agree(engine: PolicyEngin
         Audience.EVERYONE,
     )
     assert decide(engine, prompt__violence=0.6, text__violence=0.4)[:2] == (Outcome.PUBLISH, Audience.TEEN)
-    assert decide(engine, text__violence=0.8)[:2] == (Outcome.PUBLISH, Audience.ADULT)  # graphic
+    assert decide(engine, text__violence=0.8)[:2] == (Outcome.PUBLISH, Audience.TEEN)  # violent, below F95
+    assert decide(engine, text__violence=0.95)[:2] == (Outcome.PUBLISH, Audience.ADULT)  # graphic
     assert decide(engine, prompt__gore=0.4)[:2] == (Outcome.PUBLISH, Audience.EVERYONE)  # "blood orange"
     assert decide(engine, prompt__gore=0.9)[:2] == (Outcome.PUBLISH, Audience.ADULT)
 
@@ -77,6 +78,11 @@ def test_kids_play_fighting_is_not_an_urgent_hold(engine: PolicyEngine) -> None:
         {"prompt__minor": 0.9, "text__sexual": 0.25},
         {"prompt__sexual": 0.6, "text__sexual_minors": 0.25},
         {"frames__minor_likely": 0.6, "frames__sexual": 0.35},
+        # fail closed: a weak sexual word ("kissing", "explicit": weight 0.4) or a low classifier score next
+        # to any minor word is held, although neither rates anything on its own
+        {"prompt__minor": 0.9, "prompt__sexual": 0.4},
+        {"prompt__minor": 0.7, "text__sexual": 0.12},
+        {"text__sexual_minors": 0.25},
     ],
 )
 def test_any_sign_of_a_sexualised_minor_is_never_published(
@@ -87,20 +93,44 @@ def test_any_sign_of_a_sexualised_minor_is_never_published(
     assert outcome is Outcome.REJECT or priority is Priority.URGENT
 
 
+def test_weak_sexual_words_alone_change_nothing(engine: PolicyEngine) -> None:
+    assert decide(engine, prompt__sexual=0.4)[:2] == (Outcome.PUBLISH, Audience.EVERYONE)
+    assert decide(engine, prompt__sexual=0.4, text__sexual=0.12)[:2] == (Outcome.PUBLISH, Audience.EVERYONE)
+
+
+def test_the_lexicon_reads_weak_sexual_words_and_minors_in_other_languages() -> None:
+    from classifiers import DetectorInput, PromptScreen, TextInput
+
+    screen = PromptScreen(**load_policy().document.detectors["prompt_screen"])
+
+    def scores(text: str) -> dict[str, float]:
+        return {s.name: s.score for s in screen.detect(DetectorInput(text=TextInput(text)))}
+
+    assert scores("two people kissing on a bench")["prompt.sexual"] == 0.4
+    assert scores("criança brincando no parque")["prompt.minor"] == 0.9
+    assert scores("a fillette at the beach")["prompt.minor"] == 0.9
+    assert scores("a bowl of ramen")["prompt.sexual"] == 0.0
+
+
 def test_dangerous_acts_label_when_moderate_and_hold_when_sure(engine: PolicyEngine) -> None:
-    outcome, audience, _, labels = decide(engine, text__dangerous_acts=0.6)
+    outcome, audience, _, labels = decide(engine, text__dangerous_acts=0.5)
     assert (outcome, audience, labels) == (Outcome.PUBLISH, Audience.EVERYONE, ["audit.dangerous_possible"])
     assert decide(engine, text__dangerous_acts=0.95)[:3] == (Outcome.HOLD, None, Priority.NORMAL)
 
 
 def test_every_text_threshold_is_the_operating_point_its_comment_names() -> None:
-    """A comment "# P90 (precision 0.90, recall ...)" must match the packaged head's measured point."""
-    points = json.loads(Path(HEAD).read_text(encoding="utf-8"))["operating_points"]["points"]
+    """A comment "# P90 (precision 0.90, recall ...)" must match the packaged head's measured CALIB point,
+    "# F90 (...)" its out-of-fold point on the feed captions (benchmarks/feed_validation.py)."""
+    head = json.loads(Path(HEAD).read_text(encoding="utf-8"))
+    points = {
+        "P": head["operating_points"]["points"],
+        "F": head.get("feed_operating_points", {}).get("points", {}),
+    }
     text = Path(f"policies/files/{DEFAULT_POLICY}").read_text(encoding="utf-8")
-    leaves = re.findall(r"\{signal: text\.(\w+), gte: ([0-9.]+)\}\s*#\s*P(\d\d)\b([^\n]*)", text)
+    leaves = re.findall(r"\{signal: text\.(\w+), gte: ([0-9.]+)\}\s*#\s*([PF])(\d\d)\b([^\n]*)", text)
     assert len(leaves) >= 10
-    for category, threshold, target, comment in leaves:
-        point = points[category][f"p{target}"]
+    for category, threshold, kind, target, comment in leaves:
+        point = points[kind][category][f"{kind.lower()}{target}"]
         assert float(threshold) == point["threshold"], (category, target)
         precision = re.search(r"precision ([0-9.]+)", comment)
         if precision:

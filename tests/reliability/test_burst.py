@@ -49,6 +49,7 @@ def _quarters_ok(series: list[tuple[float, int]]) -> tuple[int, int, bool]:
 
 
 @pytest.mark.slow
+@pytest.mark.longest
 @pytest.mark.parametrize(
     "n",
     [

@@ -2,7 +2,8 @@
 
 Before the file lock one of them died in the migration (``table alembic_version already
 exists``): SQLite has no advisory lock, so both ran the first migration at once. Real processes,
-a fresh database file per round, 20 rounds.
+a fresh database file per round; 8 rounds in the suite (the race failed in round 2 before the
+fix), `FEEDGUARD_STARTUP_ROUNDS=20` for the longer check (20/20 passed three times, 2026-12-02).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from relhelp import ApiProcess, light_worker
 
 from safety.store import Database
 
-ROUNDS = int(os.environ.get("FEEDGUARD_STARTUP_ROUNDS", "20"))
+ROUNDS = int(os.environ.get("FEEDGUARD_STARTUP_ROUNDS", "8"))
 
 
 MIGRATED = "database schema at head"  # logged by Database.upgrade once the schema is at head
@@ -24,6 +25,7 @@ FAILURES = ("already exists", "OperationalError", "IntegrityError", "database is
 
 
 @pytest.mark.slow
+@pytest.mark.longest
 @pytest.mark.timeout(1200)
 def test_api_and_worker_start_together_on_a_fresh_sqlite_file(
     broker: str, tmp_path: Path, tiny_video: Path

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 import uuid
@@ -31,6 +32,14 @@ from safety.store import Database, Repository, ReviewItem
 
 DEFAULT = ROOT / "policies" / "files" / "default.yaml"
 TTL = timedelta(minutes=5)
+# hold.hate's text.hate_harassment threshold in the packaged policy (P90 of the head: moves on retraining)
+HATE_T = next(
+    float(m.group(1))
+    for m in [
+        re.search(r"signal: text\.hate_harassment, gte: ([0-9.]+)", DEFAULT.read_text(encoding="utf-8"))
+    ]
+    if m
+)
 
 
 def moderator(name: str) -> Principal:
@@ -70,7 +79,7 @@ def self_harm_signals(score: float) -> dict[str, float]:
 
 
 def hate_signals(score: float) -> dict[str, float]:
-    """The classifier alone holds hate at its P90 point (0.57): the rule the loop re-fits."""
+    """The classifier alone holds hate at its P90 point (HATE_T): the rule the loop re-fits."""
     return {"text.hate_harassment": score}
 
 
@@ -80,7 +89,10 @@ def test_moderator_decisions_become_labels_a_candidate_policy_and_a_replay(
     db = Database(pg_url)
     db.upgrade()
     mod = moderator("mod-a")
-    scores = [round(0.60 + 0.0065 * i, 4) for i in range(60)]  # 0.60 .. 0.98, all held by hold.hate
+    lo = HATE_T + 0.01
+    scores = [
+        round(lo + (0.98 - lo) * i / 59, 4) for i in range(60)
+    ]  # HATE_T+0.01 .. 0.98, all held by hold.hate
     for i, score in enumerate(scores):
         item = record(db, f"cal-{i}", hate_signals(score))
         if i % 15 == 7:
@@ -95,7 +107,7 @@ def test_moderator_decisions_become_labels_a_candidate_policy_and_a_replay(
         assert len(labels) == 60
         one = next(lab for lab in labels if lab.video_id == "cal-0")
         assert one.verdict == "benign" and one.rules == ["hold.hate"] and one.hold_reasons == ["hate.review"]
-        assert one.signals["text.hate_harassment"] == pytest.approx(0.60)
+        assert one.signals["text.hate_harassment"] == pytest.approx(lo)
         assert {lab.verdict for lab in labels} == {"benign", "harmful", "escalated"}
         # hate items are neither graphic nor sexual: no exposure counted (see the cap test for counting)
         assert learning.exposure(s, "mod-a") == {"graphic": 0, "sexual": 0}
@@ -125,12 +137,12 @@ def test_moderator_decisions_become_labels_a_candidate_policy_and_a_replay(
     assert cp.returncode == 0, cp.stderr
     report = json.loads(cp.stdout)
     change = next(c for c in report["changes"] if c["rule_id"] == "hold.hate")
-    assert change["signal"] == "text.hate_harassment" and change["threshold"] == 0.57
+    assert change["signal"] == "text.hate_harassment" and change["threshold"] == HATE_T
     # the lowest threshold whose labelled precision reaches 0.9 (truth boundary 0.85 minus a few benign)
     assert 0.8 <= change["proposed"] <= 0.85 and change["proposed_precision"] >= 0.9
     assert change["precision"] < 0.9 and change["interval"][0] < change["precision"] < change["interval"][1]
     candidate = load_policy(out)
-    assert candidate.version == "feedguard-default@3.0.1"
+    assert candidate.version == "feedguard-default@3.1.1"
     assert f"calibrated: text.hate_harassment >= {change['proposed']:g}" in out.read_text()
     assert "text.hate_harassment" in json.loads(out.with_suffix(".calibration.json").read_text())
     # replay: the lower scores, which moderators approved for everyone, are no longer held
@@ -152,7 +164,7 @@ def test_too_few_labels_change_nothing() -> None:
 
 def test_a_rule_no_threshold_can_save_is_reported_not_edited() -> None:
     labels = [
-        {"verdict": "benign", "rules": ["hold.hate"], "signals": hate_signals(0.6 + i / 200)}
+        {"verdict": "benign", "rules": ["hold.hate"], "signals": hate_signals(HATE_T + 0.01 + i / 200)}
         for i in range(40)
     ]
     report = fit_rules(labels, load_policy(), min_samples=30)
@@ -194,3 +206,55 @@ def test_only_holds_become_labels_and_days_are_counted_separately(pg_url: str) -
     }
     assert learning.sensitive_kinds(["hate.review", "dangerous_acts.review"]) == set()
     db.dispose()
+
+
+def minor_signals(score: float) -> dict[str, float]:
+    """The classifier alone holds possible sexualisation of a minor at its P80 point."""
+    return {"text.sexual_minors": score}
+
+
+def test_minor_safety_holds_are_never_loosened_from_labels() -> None:
+    # Moderators rejected only the 10 highest scores: for another hold rule this raises the threshold
+    # to the 11th highest score (10 of 11 harmful). Scores sit above both rules' thresholds.
+    start = max(HATE_T, 0.5) + 0.01
+    scores = [round(start + i / 150, 4) for i in range(40)]
+    labels = [
+        {
+            "verdict": "harmful" if i >= 30 else "benign",
+            "rules": ["hold.sexual_minor_possible"],
+            "signals": minor_signals(score),
+        }
+        for i, score in enumerate(scores)
+    ]
+    report = fit_rules(labels, load_policy(), min_samples=30)
+    fit = next(f for f in report.fits if f.signal == "text.sexual_minors")
+    assert fit.n == 40 and fit.precision == 0.25
+    assert fit.proposed is None and "never loosened" in fit.note
+    # the same labels on a rule that is not minor safety do move its threshold
+    other = fit_rules(
+        [
+            {**lab, "rules": ["hold.hate"], "signals": hate_signals(lab["signals"]["text.sexual_minors"])}
+            for lab in labels
+        ],
+        load_policy(),
+        min_samples=30,
+    )
+    assert next(f for f in other.fits if f.signal == "text.hate_harassment").proposed == scores[29]
+    assert write_candidate(DEFAULT.read_text(), report, "x").count("calibrated:") == 0
+
+
+def test_per_category_precision_pools_each_label_once_with_an_interval() -> None:
+    labels = [
+        {"verdict": "harmful" if i < 27 else "benign", "rules": ["hold.hate"], "signals": hate_signals(0.9)}
+        for i in range(30)
+    ] + [{"verdict": "restrict", "rules": ["hold.self_harm"], "signals": self_harm_signals(0.9)}] * 5
+    report = fit_rules(labels, load_policy(), min_samples=30)
+    hate, self_harm = report.categories["hate"], report.categories["self_harm"]
+    assert (hate["n"], hate["harmful"], hate["benign"], hate["enough"]) == (30, 27, 3, True)
+    assert hate["interval"][0] < hate["precision"] == 0.9 < hate["interval"][1]
+    assert (self_harm["n"], self_harm["restrict"], self_harm["precision"], self_harm["enough"]) == (
+        5,
+        5,
+        0.0,
+        False,
+    )

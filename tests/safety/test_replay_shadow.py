@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -20,8 +21,8 @@ DEFAULT = ROOT / "policies" / "files" / "default.yaml"
 
 
 def stricter_policy(tmp_path: Path) -> Path:
-    """Default policy v1.1.0 where any violence is held instead of rated 13+."""
-    text = DEFAULT.read_text().replace('version: "3.0.0"', 'version: "3.1.0"')
+    """The default policy (as version 99.0.0) where any violence is held instead of rated 13+."""
+    text = re.sub(r'(?m)^version: "[^"]+"', 'version: "99.0.0"', DEFAULT.read_text())
     text = text.replace(
         """  - id: hold.self_harm""",
         """  - id: hold.any_violence
@@ -72,7 +73,7 @@ def test_a_shadow_policy_is_recorded_but_never_acts(
         rt.close()
     assert (row.outcome, row.audience) == ("published", "13+")  # the enforced policy decided
     assert row.shadow_decision == {
-        "policy_version": "feedguard-default@3.1.0",
+        "policy_version": "feedguard-default@99.0.0",
         "outcome": "held",
         "audience": None,
         "reasons": ["violence.review"],
@@ -92,8 +93,9 @@ def test_replay_reports_what_a_policy_would_change(
     since = datetime.now(UTC) - timedelta(hours=1)
     report = replay(db, load_policy(stricter_policy(tmp_path)), since).as_dict()
     assert report["considered"] == 3 and report["skipped"] == {"media_rejected": 1}
-    # "soldiers fighting": a bare everyday violent word no longer rates 13+ on its own (policy 3.0.0)
-    assert report["transitions"] == {"published 13+ -> held": 1, "published everyone -> held": 1}
+    # "soldiers fighting in a medieval battle": an everyday violent word the classifier agrees with (P80)
+    # rates 13+ (policy 3.1.0's head, which reads character n-grams, agrees; 3.0.0's did not)
+    assert report["transitions"] == {"published 13+ -> held": 2}
     assert {e["video_id"] for e in report["examples"]} == {"r-fight", "r-war"}
     # The same policy as enforced changes nothing.
     same = replay(db, load_policy(), since).as_dict()
@@ -124,7 +126,7 @@ def test_replay_reports_what_a_policy_would_change(
     )
     assert out.returncode == 0, out.stderr
     transitions = json.loads(out.stdout)["transitions"]
-    assert transitions == {"published 13+ -> held": 1, "published everyone -> held": 1}
+    assert transitions == {"published 13+ -> held": 2}
     text = subprocess.run(
         [
             sys.executable,

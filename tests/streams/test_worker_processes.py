@@ -33,6 +33,15 @@ def _decisions(pg_url: str) -> list[tuple[str, str, str, str]]:
         engine.dispose()
 
 
+def _reasons(pg_url: str) -> list[tuple[str, ...]]:
+    engine = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text("SELECT video_id, outcome, reasons FROM decisions"))]
+    finally:
+        engine.dispose()
+
+
 def _events(n: int, videos: dict[str, Path], prefix: str) -> list[dict]:  # type: ignore[type-arg]
     return [
         event(f"{prefix}-{i:02d}", videos["plain"].resolve().as_uri(), f"clip number {i}") for i in range(n)
@@ -109,10 +118,12 @@ def test_two_workers_split_the_partitions(
         b.stop()
     rows = _decisions(pg_url)
     assert len(rows) == len(events)
+    assert {r[1] for r in rows} == {"published"}, f"{[r for r in _reasons(pg_url) if r[1] != 'published']}"
     by_worker = Counter(r[2] for r in rows)
     assert len(by_worker) == 2, f"one worker did everything: {by_worker}"
-    outcomes = read_topics(broker, [FEED_PUBLISH], until=len(events), quiet_s=1.0)
-    assert Counter(m.key for m in outcomes) == Counter({e["video_id"]: 1 for e in events})
+    outcomes = read_topics(broker, [FEED_PUBLISH], until=len(events), quiet_s=1.0, timeout_s=60)
+    keys = Counter(m.key for m in outcomes)
+    assert keys == Counter({e["video_id"]: 1 for e in events}), (keys, rows, a.log()[-8000:], b.log()[-8000:])
 
 
 def test_sigterm_finishes_the_video_in_hand_commits_and_exits_zero(
