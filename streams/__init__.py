@@ -2,9 +2,10 @@
 
 from streams import fetchguard
 from streams.broker import LocalBroker, free_port, tansu_binary
+from streams.clients import WorkerConfig, WorkerStats, make_producer
 from streams.serde import PoisonEvent, parse_event
 from streams.topics import ALL_TOPICS, OUTCOME_TOPICS, ensure_topics
-from streams.worker import Worker, WorkerConfig, WorkerStats, make_producer
+from streams.worker import Worker
 
 __all__ = [
     "ALL_TOPICS",

@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from safety.faults import failpoint
 from safety.store import Database, OutboxMessage
 from safety.store.models import utcnow
-from streams.worker import TopicProbe, make_producer
+from streams.clients import TopicProbe, make_producer
 
 log = logging.getLogger(__name__)
 

@@ -19,188 +19,45 @@ Faults (each proved by a test in ``tests/reliability``, see docs/RELIABILITY.md)
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import logging
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
-from kafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError, UnsupportedVersionError
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata, TopicPartition
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from safety.events import DeadLetter, VideoGenerated
+from safety.events import VideoGenerated
 from safety.faults import failpoint
 from safety.logs import video_context
 from safety.outcomes import outbound
 from safety.service import Handled, Moderator
 from safety.store import DecisionRow
-from streams import fetchguard
-from streams.fetch_errors import FetchFailures, UnreadablePolicy
+from streams import dead_letters, fetchguard
+from streams.checkpoint import Checkpoint
+from streams.clients import (
+    TopicProbe,
+    WorkerConfig,
+    WorkerStats,
+    is_infrastructure_error,
+    make_consumer,
+    make_producer,
+)
+from streams.fetch_errors import FetchFailures
 from streams.metrics import WorkerMetrics
-from streams.serde import MAX_EVENT_BYTES, PoisonEvent, encode, parse_event
+from streams.serde import PoisonEvent, encode, parse_event
 from streams.topics import DEAD_LETTERS, VIDEOS_GENERATED
 
 log = logging.getLogger(__name__)
 
-LOOKBACK = timedelta(minutes=2)
-"""How far before a decision (or outbox row) was stored its message is looked for: producer clocks
-may differ from the clock that stamped the row by this much."""
-
-
-@dataclass
-class WorkerConfig:
-    bootstrap: str
-    group_id: str = "feedguard-moderation"
-    session_timeout_ms: int = 6000
-    commit_every: int = 1
-    max_attempts: int = 3
-    idle_exit_s: float | None = None
-    poll_timeout_ms: int = 500
-    max_poll_records: int = 8
-    backoff_s: tuple[float, ...] = (0.5, 1.0, 2.0, 5.0)
-    fetch_max_attempts: int = 5  # failed fetches at one position before the policy acts
-    unreadable_fetch: UnreadablePolicy = "dead_letter"  # see streams.fetch_errors
-
-
-@dataclass
-class WorkerStats:
-    processed: int = 0
-    decided: int = 0
-    replayed: int = 0
-    emitted: int = 0
-    dead_lettered: int = 0
-    retries: int = 0
-    found_on_topic: int = 0  # recovered decisions whose outcome was already produced
-    checkpoint_failures: int = 0
-    by_outcome: dict[str, int] = field(default_factory=dict)
-
 
 ErrorCallback = Callable[[BaseException, Any], bool]
 """Called with an unexpected error and the Kafka record; return True to dead-letter it now."""
-
-
-def is_infrastructure_error(exc: BaseException) -> bool:
-    """The database or the broker is unreachable or failing: retry without limit, never DLQ.
-
-    Errors about the event's own data (a constraint, a value the column refuses, a message too
-    large for the broker) are not: they are retried ``max_attempts`` times, then dead-lettered.
-    """
-    if isinstance(exc, IntegrityError | DataError):
-        return False
-    if isinstance(exc, DBAPIError | PoolTimeoutError):
-        return True
-    return isinstance(exc, KafkaError) and not isinstance(exc, MessageSizeTooLargeError)
-
-
-def make_producer(bootstrap: str) -> KafkaProducer:
-    return KafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=5,
-        retries=5,
-        max_request_size=2 * 1024 * 1024,
-    )
-
-
-def make_consumer(cfg: WorkerConfig) -> KafkaConsumer:
-    return KafkaConsumer(
-        bootstrap_servers=cfg.bootstrap,
-        group_id=cfg.group_id,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        session_timeout_ms=cfg.session_timeout_ms,
-        heartbeat_interval_ms=max(300, cfg.session_timeout_ms // 3),
-        max_poll_records=cfg.max_poll_records,
-        max_poll_interval_ms=300_000,
-    )
-
-
-class TopicProbe:
-    """Reads a topic back from a point in time (no consumer group, nothing committed).
-
-    The recovery paths use it to ask "is this message already there?" before producing it again.
-    It is only called for decisions or outbox rows a crash or a failed checkpoint left unmarked,
-    and reads only what was appended since shortly before they were stored.
-    """
-
-    def __init__(self, bootstrap: str) -> None:
-        self.bootstrap = bootstrap
-        self._consumer: KafkaConsumer | None = None
-
-    def records_since(self, topic: str, since: datetime, timeout_s: float = 30.0) -> Iterator[Any]:
-        """Every record of ``topic`` appended since about ``since - LOOKBACK`` (all partitions)."""
-        if self._consumer is None:
-            self._consumer = KafkaConsumer(
-                bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False
-            )
-        consumer = self._consumer
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        if not tps:
-            return
-        if since.tzinfo is None:
-            since = since.replace(tzinfo=UTC)
-        start_ms = max(0, int((since - LOOKBACK).timestamp() * 1000))
-        try:
-            # None (Kafka) or a negative timestamp (Tansu): nothing at or after that time.
-            start = {
-                tp: found.offset
-                for tp, found in consumer.offsets_for_times({tp: start_ms for tp in tps}).items()
-                if found is not None and found.timestamp >= 0
-            }
-        except UnsupportedVersionError:
-            start = dict(consumer.beginning_offsets(tps))
-        if not start:
-            return
-        consumer.assign(list(start))
-        for tp, offset in start.items():
-            consumer.seek(tp, offset)
-        # The fetch high watermark says where a partition ends (Tansu's ListOffsets "latest" is
-        # wrong after batched produces, see streams.metrics).
-        todo = set(start)
-        deadline = time.monotonic() + timeout_s
-        while todo:
-            if time.monotonic() > deadline:
-                raise KafkaTimeoutError(f"reading {topic} back did not finish within {timeout_s:g} s")
-            for records in consumer.poll(timeout_ms=200).values():
-                yield from records
-            for tp in list(todo):
-                high = consumer.highwater(tp)
-                if high is not None and consumer.position(tp) >= high:
-                    todo.discard(tp)
-
-    def close(self) -> None:
-        consumer, self._consumer = self._consumer, None
-        if consumer is not None:
-            consumer.close(autocommit=False)
-
-
-class _Checkpoint:
-    """Offsets processed since the last commit and the outcomes produced for them."""
-
-    def __init__(self) -> None:
-        self.first: dict[TopicPartition, int] = {}  # where to rewind to if this checkpoint fails
-        self.offsets: dict[TopicPartition, int] = {}
-        self.pending: list[tuple[str, Any]] = []  # (decision_id, produce future or None)
-        self.count = 0
-
-    def add(self, tp: TopicPartition, next_offset: int) -> None:
-        self.first.setdefault(tp, next_offset - 1)
-        self.offsets[tp] = next_offset
-        self.count += 1
-
-    def empty(self) -> bool:
-        return not self.offsets and not self.pending
 
 
 class Worker:
@@ -222,7 +79,7 @@ class Worker:
         self.assigned: set[TopicPartition] = set()
         self._stop = threading.Event()
         self._attempts: dict[tuple[TopicPartition, int], int] = {}
-        self._checkpoint = _Checkpoint()
+        self._checkpoint = Checkpoint()
         self._rewind: dict[TopicPartition, int] = {}
         self._checkpoint_failures = 0
         self._consumer: KafkaConsumer | None = None
@@ -293,6 +150,8 @@ class Worker:
                 for tp in batch:
                     self.fetch_failures.clear(tp)
                 if not batch:
+                    # An idle worker still reports its lag (0, or what a stalled partition holds).
+                    self.metrics.update_lag(self._consumer, self.assigned)
                     if self.fetch_failures.stalls:
                         idle_since = time.monotonic()  # a stalled partition is not idle
                     elif (
@@ -497,45 +356,15 @@ class Worker:
         self._checkpoint.pending.append((handled.row.id, future))
 
     def _dead_letter_batch(self, info: fetchguard.UnreadableFetch, exc: BaseException) -> None:
-        """The raw batch as fetched, with where it sat: nothing is lost when it is skipped."""
-        letter = DeadLetter(
-            error=str(exc)[:4000],
-            error_type=type(exc).__name__,
-            source_topic=info.tp.topic,
-            source_partition=info.tp.partition,
-            source_offset=info.first_offset,
-            source_last_offset=info.last_offset,
-            key_b64=None,
-            value_b64=base64.b64encode(info.batch[:MAX_EVENT_BYTES]).decode(),
-            value_bytes=len(info.batch),
-            value_sha256=hashlib.sha256(info.batch).hexdigest(),
-            attempts=self.cfg.fetch_max_attempts,
-            failed_at=datetime.now(UTC),
-        )
-        key = f"{info.tp.topic}:{info.tp.partition}:{info.first_offset}".encode()
-        future = self._producer_now().send(DEAD_LETTERS, key=key, value=encode(letter))
-        self.stats.dead_lettered += 1
-        self._checkpoint.pending.append(("", future))
+        key, value = dead_letters.for_batch(info, exc, self.cfg.fetch_max_attempts)
+        self._send_letter(key, value)
 
     def _dead_letter(self, record: Any, exc: BaseException, attempts: int) -> None:
-        value = bytes(record.value or b"")
-        letter = DeadLetter(
-            error=str(exc)[:4000],
-            error_type=type(exc).__name__,
-            source_topic=record.topic,
-            source_partition=record.partition,
-            source_offset=record.offset,
-            key_b64=base64.b64encode(record.key[:1024]).decode() if record.key is not None else None,
-            # Cut to the event limit: a letter must fit the producer's request size, or the poison
-            # event could never leave the partition. Size and hash identify the original.
-            value_b64=base64.b64encode(value[:MAX_EVENT_BYTES]).decode(),
-            value_bytes=len(value),
-            value_sha256=hashlib.sha256(value).hexdigest(),
-            attempts=attempts,
-            failed_at=datetime.now(UTC),
-        )
         log.warning("dead-lettering %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc)
-        future = self._producer_now().send(DEAD_LETTERS, key=record.key, value=encode(letter))
+        self._send_letter(*dead_letters.for_record(record, exc, attempts))
+
+    def _send_letter(self, key: bytes | None, value: bytes) -> None:
+        future = self._producer_now().send(DEAD_LETTERS, key=key, value=value)
         self.stats.dead_lettered += 1
         self._checkpoint.pending.append(("", future))
 
@@ -557,7 +386,7 @@ class Worker:
         if cp.offsets:
             self._consumer.commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in cp.offsets.items()})
         self.stats.emitted += len(emitted)
-        self._checkpoint = _Checkpoint()
+        self._checkpoint = Checkpoint()
         self._checkpoint_failures = 0
 
     def _checkpoint_or_rewind(self) -> bool:
@@ -568,7 +397,7 @@ class Worker:
             self._commit()
             return True
         except Exception as exc:
-            cp, self._checkpoint = self._checkpoint, _Checkpoint()
+            cp, self._checkpoint = self._checkpoint, Checkpoint()
             self._checkpoint_failures += 1
             self.stats.checkpoint_failures += 1
             for tp, offset in cp.first.items():

@@ -55,7 +55,7 @@ def parse_or_poison(raw: bytes | None) -> VideoGenerated | PoisonEvent:
         ev = parse_event(raw)
     except PoisonEvent as exc:
         assert str(exc)
-        letter = DeadLetter(  # built exactly as streams.worker._dead_letter builds it
+        letter = DeadLetter(  # built exactly as streams.dead_letters.for_record builds it
             error=str(exc)[:4000],
             error_type=type(exc).__name__,
             source_topic=VIDEOS_GENERATED,

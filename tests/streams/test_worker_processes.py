@@ -170,7 +170,8 @@ def test_json_logs_carry_the_video_id_and_metrics_are_served(
     )
     try:
         wait_for(lambda: len(_decisions(pg_url)) == 3, 60, what="3 decisions")
-        wait_for(lambda: "feedguard_consumer_lag" in _scrape(port), 20, what="lag gauge")
+        # the gauge's HELP line is there from the start; a sample per partition once the worker knows it
+        wait_for(lambda: "feedguard_consumer_lag{partition=" in _scrape(port), 20, what="lag gauge")
         metrics = _scrape(port)
     finally:
         w.stop()
