@@ -36,12 +36,11 @@ from policies import (
     LoadedPolicy,
     Outcome,
     PolicyEngine,
-    Priority,
-    RuleHit,
     referenced_signals,
 )
 from policies.rights import RightsVerdict
 from policies.vocabulary import Fact
+from safety import system_decisions
 from safety.config import Settings
 from safety.events import VideoGenerated
 from safety.media import MediaRejected, VideoInfo, probe, resolve_uri
@@ -232,7 +231,9 @@ class Pipeline:
             except StageFailed as failed:
                 sampled = len(frames.frames) if frames else 0
                 if isinstance(failed.cause, MediaRejected):
-                    decision = self._media_rejection(failed.stage, failed.cause)
+                    decision = system_decisions.media_rejection(
+                        self.engine.policy, failed.stage, failed.cause
+                    )
                     return self._result(
                         decision_id, decision, run, cards, info, frames_sampled=sampled, snapshot=snap
                     )
@@ -240,7 +241,7 @@ class Pipeline:
                 error = "".join(traceback.format_exception_only(failed.cause)).strip()[:2000]
                 return self._result(
                     decision_id,
-                    self._stage_failure_hold(failed.stage),
+                    system_decisions.stage_failure_hold(self.engine.policy, failed.stage),
                     run,
                     cards,
                     info,
@@ -314,56 +315,6 @@ class Pipeline:
             raise StageFailed(name, exc) from exc
         finally:
             run.stage_ms[name] = round((time.perf_counter() - start) * 1000, 2)
-
-    def _system_decision(
-        self,
-        outcome: Outcome,
-        rule_id: str,
-        description: str,
-        reasons: list[str],
-        message: str | None,
-        priority: Priority | None,
-    ) -> Decision:
-        policy = self.engine.policy
-        hit = RuleHit(
-            rule_id=rule_id,
-            description=description,
-            action="reject" if outcome is Outcome.REJECT else "hold",
-            mode="enforce",
-            reasons=reasons,
-        )
-        return Decision(
-            outcome=outcome,
-            audience=None,
-            reasons=reasons,
-            creator_message=message,
-            priority=priority,
-            labels=[],
-            policy=policy.document.policy,
-            policy_version=policy.version,
-            policy_digest=policy.digest,
-            trace=[hit],
-        )
-
-    def _media_rejection(self, stage: str, exc: MediaRejected) -> Decision:
-        return self._system_decision(
-            Outcome.REJECT,
-            f"builtin.{stage}",
-            "The media or its URI cannot be moderated.",
-            [exc.code],
-            exc.detail,
-            None,
-        )
-
-    def _stage_failure_hold(self, stage: str) -> Decision:
-        return self._system_decision(
-            Outcome.HOLD,
-            "builtin.fail_closed",
-            f"Stage {stage} did not complete, so not every check ran: a person must decide.",
-            [f"pipeline.stage_failed.{stage}"],
-            None,
-            Priority.HIGH,
-        )
 
 
 def _rights_call(
