@@ -13,6 +13,9 @@ from typing import Any, ClassVar
 
 from classifiers.base import Detector, DetectorInput, Evidence, Modality, Signal
 from classifiers.text_normalize import normalize
+from classifiers.text_tricks import normalize_prompt
+
+_STRETCHED = re.compile(r"(\w)\1{2,}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,18 +53,24 @@ class PromptScreen(Detector):
         if data.text is None:
             raise ValueError("prompt_screen needs text input")
         raw = " ".join(t for t in (data.text.prompt, data.text.caption) if t)
-        text = normalize(raw)
+        # The classifier's normaliser too (look-alike letters, stretched letters, "$ex"): the lexicon was
+        # evaded by "chiiild" while the classifier read "child". Spans refer to the text that matched.
+        # A stretched run may stand for one letter ("chiiild") or two ("teeeenager", "killll"): both are read.
+        doubled = _STRETCHED.sub(r"\1\1", raw)
+        texts = list(dict.fromkeys((normalize(raw), normalize_prompt(raw), normalize_prompt(doubled))))
         signals = []
         for category, terms in sorted(self._terms.items()):
             best = 0.0
             evidence: list[Evidence] = []
-            for term in terms:
+            for term, text in ((term, text) for term in terms for text in texts):
                 for match in term.pattern.finditer(text):
+                    best = max(best, term.weight)
+                    if any(e.text == match.group(0) for e in evidence):
+                        continue  # the same words matched in both normalised texts
                     evidence.append(
                         Evidence(
                             text_span=match.span(), text=match.group(0), score=term.weight, label=category
                         )
                     )
-                    best = max(best, term.weight)
             signals.append(self._signal(f"prompt.{category}", best, evidence[:10]))
         return signals
