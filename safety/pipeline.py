@@ -8,7 +8,6 @@ creator's file) is rejected with a reason the creator can act on.
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
 import traceback
 import uuid
@@ -40,7 +39,7 @@ from policies import (
 )
 from policies.rights import RightsVerdict
 from policies.vocabulary import Fact
-from safety import system_decisions
+from safety import system_decisions, workdirs
 from safety.config import Settings
 from safety.events import VideoGenerated
 from safety.media import MediaRejected, VideoInfo, probe, resolve_uri
@@ -148,6 +147,7 @@ class Pipeline:
         # Always decode: it proves the whole file plays, not just its header, even when no
         # detector reads frames. How (one decode that also encodes, or sampling alone): settings.
         self.pixels: PixelPass = pixels or pixel_pass(settings, publisher)
+        workdirs.sweep_orphans()  # what a killed worker on this host left behind
 
     @property
     def policy_version(self) -> str:
@@ -180,7 +180,7 @@ class Pipeline:
         asset_uri: str | None = None
         # The temporary directory holds the fetched file and a speculative encode: whatever the
         # verdict, nothing of this video stays behind but the snapshot (and a published asset).
-        with tempfile.TemporaryDirectory(prefix="feedguard-") as tmp:
+        with workdirs.video_workdir() as tmp:
             try:
                 snap = self._stage(run, "fetch", lambda: self._fetch(event.uri, Path(tmp)))
                 source = snap.path
