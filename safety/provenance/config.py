@@ -29,7 +29,7 @@ class ProvenanceConfig(BaseModel):
     tsa_url: str | None = None  # RFC 3161 timestamp authority; production should set one
     watermark: bool = True
     # Luma offset of the invisible mark (scheme 2) at 720p (99th percentile, 8-bit levels; frames
-    # below 720p get up to 1.5x, see watermark2.effective_strength). Chosen by measurement: >= 42 dB
+    # below 720p get up to 1.5x, see watermark.effective_strength). Chosen by measurement: >= 42 dB
     # PSNR against the unmarked encode, robustness vs bitrate cost (benchmarks/WATERMARK.md).
     watermark_strength: float = Field(default=2.3, gt=0.0, le=8.0)
     # Frames the detector averages at most (more = slower verify, stronger evidence).

@@ -208,10 +208,15 @@ class Embedder:
         self, watermark_id: str, width: int, height: int, strength: float, key: bytes = DEFAULT_KEY
     ) -> None:
         peak = effective_strength(strength, width, height)
-        offset = np.rint(pattern(watermark_id, width, height, peak, key))
+        offset = np.rint(self.pattern(watermark_id, width, height, peak, key))
         self.plus: U8 = np.clip(offset, 0, 255).astype(np.uint8)
         self.minus: U8 = np.clip(-offset, 0, 255).astype(np.uint8)
         self.watermark_id = watermark_id
+
+    @staticmethod
+    def pattern(watermark_id: str, width: int, height: int, strength: float, key: bytes) -> F32:
+        """The scheme's signed luma offsets; a later scheme's embedder overrides only this."""
+        return pattern(watermark_id, width, height, strength, key)
 
     def apply(self, luma: U8) -> None:
         cv2.add(luma, self.plus, dst=luma)

@@ -30,13 +30,13 @@ import numpy.typing as npt
 from safety.provenance.watermark import (
     CODED_BITS,
     DEFAULT_KEY,
-    U8,
     Detection,
     _Layout,
     decode_bits,
     encode_bits,
     shape_cells,
 )
+from safety.provenance.watermark import Embedder as _V1Embedder
 from safety.provenance.watermark import _layout as _v1_layout
 from safety.provenance.watermark import tile_values as _v1_tile_values
 
@@ -85,41 +85,14 @@ def pattern(watermark_id: str, width: int, height: int, strength: float, key: by
     return (out * (strength / float(np.percentile(np.abs(out), 99)))).astype(np.float32)
 
 
-def effective_strength(strength: float, width: int, height: int) -> float:
-    """``strength`` is for 720p; smaller frames get up to 1.5x (fewer pixels carry each cell)."""
-    boost: float = (720 / min(width, height)) ** 0.6
-    return strength * min(1.5, max(1.0, boost))
+class Embedder(_V1Embedder):
+    """One video's mark: scheme 1's embedder (``apply``, ``grain_frame``) with scheme 2's pattern."""
 
+    algorithm = ALGORITHM
 
-class Embedder:
-    """One video's mark: :meth:`apply` per Y plane, or :meth:`grain_frame` for ffmpeg's grainmerge."""
-
-    def __init__(
-        self, watermark_id: str, width: int, height: int, strength: float, key: bytes = DEFAULT_KEY
-    ) -> None:
-        peak = effective_strength(strength, width, height)
-        offset = np.rint(pattern(watermark_id, width, height, peak, key))
-        self.plus: U8 = np.clip(offset, 0, 255).astype(np.uint8)
-        self.minus: U8 = np.clip(-offset, 0, 255).astype(np.uint8)
-        self.watermark_id = watermark_id
-        self.algorithm = ALGORITHM
-
-    def apply(self, luma: U8) -> None:
-        cv2.add(luma, self.plus, dst=luma)
-        cv2.subtract(luma, self.minus, dst=luma)
-
-    def grain_frame(self) -> bytes:
-        """The mark as one yuv420p frame: grainmerge gives ``clip(Y + offset)``, chroma untouched."""
-        if not self.grain_exact:
-            raise ValueError("offsets beyond +-127 cannot be expressed as one grainmerge frame")
-        h, w = self.plus.shape
-        frame = np.full(w * h * 3 // 2, 128, dtype=np.uint8)
-        frame[: w * h] = (128 + self.plus.astype(np.int16) - self.minus.astype(np.int16)).reshape(-1)
-        return frame.tobytes()
-
-    @property
-    def grain_exact(self) -> bool:
-        return int(self.plus.max(initial=0)) <= 127 and int(self.minus.max(initial=0)) <= 127
+    @staticmethod
+    def pattern(watermark_id: str, width: int, height: int, strength: float, key: bytes) -> F32:
+        return pattern(watermark_id, width, height, strength, key)
 
 
 # ----------------------------------------------------------------------------- detection
