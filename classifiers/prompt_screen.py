@@ -13,9 +13,7 @@ from typing import Any, ClassVar
 
 from classifiers.base import Detector, DetectorInput, Evidence, Modality, Signal
 from classifiers.text_normalize import normalize
-from classifiers.text_tricks import normalize_prompt
-
-_STRETCHED = re.compile(r"(\w)\1{2,}")
+from classifiers.text_tricks import readings
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +53,7 @@ class PromptScreen(Detector):
         raw = " ".join(t for t in (data.text.prompt, data.text.caption) if t)
         # The classifier's normaliser too (look-alike letters, stretched letters, "$ex"): the lexicon was
         # evaded by "chiiild" while the classifier read "child". Spans refer to the text that matched.
-        # A stretched run may stand for one letter ("chiiild") or two ("teeeenager", "killll"): both are read.
-        doubled = _STRETCHED.sub(r"\1\1", raw)
-        texts = list(dict.fromkeys((normalize(raw), normalize_prompt(raw), normalize_prompt(doubled))))
+        texts = list(dict.fromkeys((normalize(raw), *readings(raw))))
         signals = []
         for category, terms in sorted(self._terms.items()):
             best = 0.0

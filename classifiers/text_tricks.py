@@ -20,6 +20,7 @@ _CONFUSABLES = str.maketrans(
     "abeekmhopctyxijshdabeikvoptuxvgi",
 )
 _STRETCHED = re.compile(r"([a-vx-z])\1{2,}")  # not "www"
+_RUN = re.compile(r"(\w)\1{2,}")  # any run of three or more
 # Three or more single characters split by one separator; two or more spaces end a word.
 _CHAR = r"[a-z0-9$@!]"
 _SEP = r"(?:[.\-_*/|~+]| (?! ))"
@@ -59,3 +60,10 @@ def normalize_prompt(text: str) -> str:
     text = _EDGE_DOLLAR.sub("s", text)
     text = _SPACED_PHRASE.sub(_join_phrase, text)
     return normalize(text)
+
+
+def readings(text: str) -> tuple[str, ...]:
+    """The normalised readings a word list should try: a stretched run may stand for one letter
+    ("chiiild") or two ("teeeenager", "killll"); :func:`normalize_prompt` alone reads one."""
+    doubled = _RUN.sub(r"\1\1", text)
+    return tuple(dict.fromkeys((normalize_prompt(text), normalize_prompt(doubled))))
