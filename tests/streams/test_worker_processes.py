@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fgtest import WorkerProcess, committed_offsets, event, produce, read_topics, wait_for
@@ -15,31 +16,24 @@ from streams.topics import FEED_PUBLISH, OUTCOME_TOPICS
 pytestmark = pytest.mark.slow
 
 
-def _decisions(pg_url: str) -> list[tuple[str, str, str, str]]:
+def _query(pg_url: str, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` on the test database; none while the schema is not created yet."""
     engine = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://"))
     try:
         with engine.connect() as conn:
-            return [
-                tuple(r)
-                for r in conn.execute(
-                    text(  # type: ignore[misc]
-                        "SELECT video_id, outcome, worker_id, id FROM decisions ORDER BY video_id"
-                    )
-                )
-            ]
+            return [tuple(r) for r in conn.execute(text(sql))]
     except Exception:
-        return []  # schema not created yet
+        return []
     finally:
         engine.dispose()
 
 
-def _reasons(pg_url: str) -> list[tuple[str, ...]]:
-    engine = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://"))
-    try:
-        with engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(text("SELECT video_id, outcome, reasons FROM decisions"))]
-    finally:
-        engine.dispose()
+def _decisions(pg_url: str) -> list[tuple[Any, ...]]:
+    return _query(pg_url, "SELECT video_id, outcome, worker_id, id FROM decisions ORDER BY video_id")
+
+
+def _reasons(pg_url: str) -> list[tuple[Any, ...]]:
+    return _query(pg_url, "SELECT video_id, outcome, reasons FROM decisions")
 
 
 def _events(n: int, videos: dict[str, Path], prefix: str) -> list[dict]:  # type: ignore[type-arg]
