@@ -113,12 +113,26 @@ class FrameMemo(Generic[T]):
     def __init__(self) -> None:
         self._items: dict[int, tuple[weakref.ref[Any], T]] = {}
         self._lock = threading.Lock()
+        # Weakref callbacks only record what died: a callback can run inside a garbage collection
+        # triggered while this thread holds the lock (e.g. in ``put``), and taking it there deadlocked.
+        self._dead: list[tuple[int, weakref.ref[Any]]] = []
+
+    def _purge(self) -> None:
+        """Drop entries whose frame died; caller holds the lock."""
+        while self._dead:
+            key, ref = self._dead.pop()
+            item = self._items.get(key)
+            if item is not None and item[0] is ref:
+                del self._items[key]
 
     def __len__(self) -> int:
-        return len(self._items)
+        with self._lock:
+            self._purge()
+            return len(self._items)
 
     def get(self, frame: object) -> T | None:
         with self._lock:
+            self._purge()
             item = self._items.get(id(frame))
         return item[1] if item is not None and item[0]() is frame else None
 
@@ -126,14 +140,13 @@ class FrameMemo(Generic[T]):
         if not isinstance(frame, np.ndarray):
             return  # not weak-referenceable in general: just not remembered
         key = id(frame)
-        items, lock = self._items, self._lock
+        dead = self._dead
 
         def forget(ref: weakref.ref[Any]) -> None:
-            with lock:
-                if key in items and items[key][0] is ref:
-                    del items[key]
+            dead.append((key, ref))  # list.append is atomic; no lock here (see __init__)
 
         with self._lock:
+            self._purge()
             self._items[key] = (weakref.ref(frame, forget), value)
 
 

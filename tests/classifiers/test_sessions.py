@@ -94,3 +94,27 @@ def test_a_failing_prefetch_is_logged_not_raised(caplog: pytest.LogCaptureFixtur
     assert hook is not None
     hook(frames())
     assert "prefetch by" in caplog.text and "boom" in caplog.text
+
+
+def test_a_frame_freed_while_the_memo_is_locked_does_not_deadlock() -> None:
+    """A frame can die inside ``put`` (a garbage collection while the lock is held); its weakref
+    callback then ran ``forget``, which took the same lock: the suite hung in likeness enrolment."""
+    import threading
+
+    import numpy as np
+
+    from classifiers.sessions import FrameMemo
+
+    memo: FrameMemo[int] = FrameMemo()
+
+    def free_under_lock() -> None:
+        frame = np.zeros(4)
+        memo.put(frame, 1)
+        with memo._lock:
+            del frame  # the callback runs here, in this thread, with the lock held
+
+    t = threading.Thread(target=free_under_lock, daemon=True)
+    t.start()
+    t.join(5)
+    assert not t.is_alive(), "deadlocked"
+    assert len(memo) == 0
