@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harm_families as fam
+import harm_families_more as more
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "feed_prompts" / "seeds" / "train_generated.txt"
@@ -260,10 +261,15 @@ def families(rng: random.Random) -> dict[str, list[tuple[str, str]]]:
             gv.append(rng.choice(FRAMES).format(x=f"{v} " + act.format(p=p)))
     gv += [rng.choice(FRAMES).format(x=x) for x in fam.ANIMAL_CRUELTY + fam.GORE_AFTERMATH]
     benign = [rng.choice(BENIGN_FRAMES).format(x=x) for x in fam.BENIGN_LOOKALIKES for _ in range(2)]
+    sh += [rng.choice(FRAMES).format(x=x) for x in more.SELF_HARM]
+    gv += [rng.choice(FRAMES).format(x=x) for x in more.VIOLENCE]
+    benign += [rng.choice(BENIGN_FRAMES).format(x=x) for x in more.BENIGN for _ in range(2)]
     return {
-        "self_harm": [("en", t) for t in fam.SELF_HARM_FIRST_PERSON + sh] + fam.SELF_HARM_I18N,
-        "graphic_violence": [("en", t) for t in gv] + fam.VIOLENCE_I18N,
-        "hard_negatives": [("en", t) for t in benign] + fam.BENIGN_I18N,
+        "self_harm": [("en", t) for t in fam.SELF_HARM_FIRST_PERSON + sh]
+        + fam.SELF_HARM_I18N
+        + more.SELF_HARM_I18N,
+        "graphic_violence": [("en", t) for t in gv] + fam.VIOLENCE_I18N + more.VIOLENCE_I18N,
+        "hard_negatives": [("en", t) for t in benign] + fam.BENIGN_I18N + more.BENIGN_I18N,
     }
 
 

@@ -142,3 +142,39 @@ def test_several_stretched_words_each_get_their_own_reading(screen: PromptScreen
         stretched = " ".join(words)
         assert scores(screen, stretched) == plain, stretched
     assert scores(screen, "killll myseeeelf") == scores(screen, "kill myself")
+
+
+@pytest.mark.parametrize(
+    ("prompt", "signal", "weight"),
+    [
+        ("he slices into his own forearm again", "prompt.self_harm", 0.6),
+        ("etching lines across my thigh with a needle", "prompt.self_harm", 0.6),
+        ("she slams her head against the door until it bleeds", "prompt.self_harm", 0.6),
+        ("garage door down, motor running, sitting in the back seat", "prompt.self_harm", 0.6),
+        ("he throws himself off the footbridge", "prompt.self_harm", 0.6),
+        ("villagers watch as the prisoner is set alight", "prompt.violence", 0.75),
+        ("they soaked the shed owner in gasoline and lit a match", "prompt.violence", 0.75),
+    ],
+)
+def test_methods_told_as_acts_are_read_without_a_keyword(
+    screen: PromptScreen, prompt: str, signal: str, weight: float
+) -> None:
+    """Self-harm told as an act on one's own body and a person burned (issue 17, third pass): the restricting
+    tiers, never the urgent one."""
+    assert scores(screen, prompt).get(signal) == weight
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "stunt man set on fire for the film, crew ready",
+        "set the grill on fire again lol",
+        "engine running in the garage, door wide open",
+        "carving the turkey on the kitchen table",
+        "jumping off the dock into the lake",
+        "headbanging at the concert until my neck hurts",
+    ],
+)
+def test_the_act_patterns_leave_look_alikes_alone(screen: PromptScreen, prompt: str) -> None:
+    got = scores(screen, prompt)
+    assert got.get("prompt.self_harm", 0) < 0.5 and got.get("prompt.violence", 0) < 0.75, got
