@@ -178,3 +178,9 @@ def test_methods_told_as_acts_are_read_without_a_keyword(
 def test_the_act_patterns_leave_look_alikes_alone(screen: PromptScreen, prompt: str) -> None:
     got = scores(screen, prompt)
     assert got.get("prompt.self_harm", 0) < 0.5 and got.get("prompt.violence", 0) < 0.75, got
+
+
+def test_injuring_oneself_with_a_reflexive_is_the_restricting_tier(screen: PromptScreen) -> None:
+    assert scores(screen, "stabbing herself in the arm with a compass").get("prompt.self_harm") == 0.6
+    assert scores(screen, "he punches himself in the face until he cries").get("prompt.self_harm") == 0.6
+    assert scores(screen, "i pinched myself, is this real").get("prompt.self_harm", 0) == 0
