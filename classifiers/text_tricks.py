@@ -23,7 +23,7 @@ _CONFUSABLES = str.maketrans(
 _STRETCHED = re.compile(r"([a-vx-z])\1{2,}")  # not "www"
 _RUN = re.compile(r"(\w)\1{2,}")  # any run of three or more
 _TOKENS = re.compile(r"(\W+)")  # words and the separators between them (kept, so joining restores the text)
-MAX_STRETCHED_WORDS = 6
+MAX_STRETCHED_WORDS = 4
 # Three or more single characters split by one separator; two or more spaces end a word.
 _CHAR = r"[a-z0-9$@!]"
 _SEP = r"(?:[.\-_*/|~+]| (?! ))"
@@ -69,8 +69,8 @@ def readings(text: str) -> tuple[str, ...]:
     """The normalised readings a word list should try: a stretched run may stand for one letter
     ("chiiild") or two ("teeeenager", "killll"), and each word needs its own ("killll myseeeelf" is
     "kill myself": neither every run as one letter nor every run as two). Every choice is tried for the
-    first :data:`MAX_STRETCHED_WORDS` stretched words (at most 64 readings; only evasive text has runs),
-    later ones read as one letter, plus the all-doubled reading; :func:`normalize_prompt` alone reads one."""
+    first :data:`MAX_STRETCHED_WORDS` stretched words (at most 16 readings; only evasive text has runs, and
+    64 readings cost the screen 18 ms), later ones read as one letter, plus the all-doubled reading."""
     tokens = _TOKENS.split(text)
     stretched = [i for i, t in enumerate(tokens) if _RUN.search(t)]
     if not stretched:
