@@ -21,9 +21,9 @@ import random
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import harm_families as fam
-import harm_families_more as more
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts import harm_families as fam
+from scripts import harm_families_more as more
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "feed_prompts" / "seeds" / "train_generated.txt"
