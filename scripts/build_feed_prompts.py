@@ -22,6 +22,11 @@ their own decoration family (``STYLES["eval2"]``, ``EVAL2_NEUTRAL_TAGS``); a ``#
 there marks content-free prompts (kept bare). Train captions near an EVAL2 caption are dropped like those
 near EVAL/VAL.
 
+**EVAL3** (``benchmarks/feed_prompts/eval3/*.txt``): a third set, written after EVAL2 had been read, under the
+same rules (its author read neither the training data, the seeds nor EVAL2). It is built exactly like EVAL2
+(split ``eval3``, ``STYLES["eval3"]``, ``EXTRA_NEUTRAL_TAGS["eval3"]``, ``## content_free`` kept bare) and
+train captions near it are dropped too.
+
 Run: ``python scripts/build_feed_prompts.py`` (deterministic; rewrites
 ``benchmarks/feed_prompts/feed_prompts.jsonl``). Load with :func:`load`.
 """
@@ -39,11 +44,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "benchmarks" / "feed_prompts" / "seeds"
 EVAL2 = ROOT / "benchmarks" / "feed_prompts" / "eval2"
+EVAL3 = ROOT / "benchmarks" / "feed_prompts" / "eval3"
 OUT = ROOT / "benchmarks" / "feed_prompts" / "feed_prompts.jsonl"
 HARM = ("sexual", "sexual_minors", "self_harm", "graphic_violence")
 # Share of seeds per split (by stable hash): evaluation gets most, so its figures have narrow intervals.
 SPLITS = (("train", 0.25), ("val", 0.15), ("eval", 0.60))
-VARIANTS = {"train": 6, "val": 6, "eval": 8, "eval2": 6}
+VARIANTS = {"train": 6, "val": 6, "eval": 8, "eval2": 6, "eval3": 6}
 GENERATED_VARIANTS = 3  # generated captions are many already: bare + 2 decorations
 NEAR_DUP_JACCARD = 0.5
 NEAR_DUP_CONTAINMENT = (
@@ -113,9 +119,33 @@ STYLES: dict[str, dict[str, list[str]]] = {
             " 🫠",
         ],
     },
+    # EVAL3's own family: shares no prefix, suffix or tag with any split above.
+    "eval3": {
+        "prefix": [
+            "anyway ",
+            "quick one: ",
+            "reposting bc ",
+            "vertical edit - ",
+            "update: ",
+            "idk why but ",
+        ],
+        "suffix": [
+            " #paravoce",
+            " 🤌",
+            " 👇👇",
+            " (link in bio)",
+            " #edit",
+            " 🙌",
+            " thoughts?",
+            " ttyl",
+            " 🌀",
+        ],
+    },
 }
 NEUTRAL_TAGS = ("#video", "#clip", "#new", "#watch")
 EVAL2_NEUTRAL_TAGS = ("#content", "#daily", "#moment", "#share")
+# Neutral tags of the independent sets, one family each (harmful seeds get these instead of a topic tag).
+EXTRA_NEUTRAL_TAGS = {"eval2": EVAL2_NEUTRAL_TAGS, "eval3": ("#today", "#mood", "#random", "#upload")}
 
 
 def split_of(seed: str) -> str:
@@ -182,7 +212,7 @@ def variants(seed: dict[str, str], split: str, limit: int | None = None) -> list
     rng = random.Random(seed["text"])
     style = STYLES[split]
     # Harmful seeds get neutral tags: a tag naming the harm would hand the label to the classifier.
-    neutral = EVAL2_NEUTRAL_TAGS if split == "eval2" else NEUTRAL_TAGS
+    neutral = EXTRA_NEUTRAL_TAGS.get(split, NEUTRAL_TAGS)
     topic_tag = " " + rng.choice(neutral) if seed["topic"] in HARM else " #" + seed["topic"].split("_")[0]
     out = [(seed["text"], "bare")]
     makers: list[tuple[str, Callable[[str], str]]] = [
@@ -202,15 +232,21 @@ def variants(seed: dict[str, str], split: str, limit: int | None = None) -> list
     return out
 
 
-def build(dropped: list[str] | None = None, seeds: Path = SEEDS, eval2: Path = EVAL2) -> list[dict[str, Any]]:
+def build(
+    dropped: list[str] | None = None, seeds: Path = SEEDS, eval2: Path = EVAL2, eval3: Path = EVAL3
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     paths = sorted(seeds.glob("*.txt"))
-    held_out = [
-        grams(seed["text"])
-        for path in paths
-        for seed in parse_seeds(path)
-        if seed_split(path, seed["text"]) != "train"
-    ] + eval2_grams(eval2)
+    held_out = (
+        [
+            grams(seed["text"])
+            for path in paths
+            for seed in parse_seeds(path)
+            if seed_split(path, seed["text"]) != "train"
+        ]
+        + eval2_grams(eval2)
+        + eval2_grams(eval3)
+    )
     for path in paths:
         harmful = path.stem == "harmful"
         for i, seed in enumerate(parse_seeds(path)):
@@ -237,29 +273,30 @@ def build(dropped: list[str] | None = None, seeds: Path = SEEDS, eval2: Path = E
                         "style": style,
                     }
                 )
-    return rows + content_free_rows() + eval2_rows(eval2)
+    return rows + content_free_rows() + eval2_rows(eval2) + eval2_rows(eval3, "eval3")
 
 
-def eval2_rows(eval2: Path = EVAL2) -> list[dict[str, Any]]:
-    """Every EVAL2 seed in split ``eval2``: harm headers give the label, ``content_free`` stays bare."""
+def eval2_rows(eval2: Path = EVAL2, split: str = "eval2") -> list[dict[str, Any]]:
+    """Every seed of an independent set (EVAL2, EVAL3) in its own split: harm headers give the label,
+    ``content_free`` stays bare."""
     rows: list[dict[str, Any]] = []
     for path in sorted(eval2.glob("*.txt")):
         for i, seed in enumerate(parse_seeds(path)):
             topic = seed["topic"]
             label = topic if topic in HARM or topic == "content_free" else "benign"
             if path.stem == "harmful" and label not in HARM:
-                raise ValueError(f"eval2/{path.name}: unknown harm category {topic!r}")
+                raise ValueError(f"{split}/{path.name}: unknown harm category {topic!r}")
             limit = 1 if label == "content_free" else None
-            for text, style in variants(seed, "eval2", limit):
+            for text, style in variants(seed, split, limit):
                 rows.append(
                     {
                         "text": text,
                         "label": label,
                         "labels": CLASSIFIER_LABELS[label],
-                        "split": "eval2",
+                        "split": split,
                         "lang": seed["lang"],
                         "topic": topic,
-                        "group": f"eval2/{path.stem}/{topic}/{i}",
+                        "group": f"{split}/{path.stem}/{topic}/{i}",
                         "style": style,
                     }
                 )
@@ -267,7 +304,9 @@ def eval2_rows(eval2: Path = EVAL2) -> list[dict[str, Any]]:
 
 
 def eval2_grams(eval2: Path = EVAL2) -> list[set[str]]:
-    """EVAL2 captions for the near-duplicate filter (content-free ones have too few 4-grams to compare)."""
+    """EVAL2 (or EVAL3) captions for the near-duplicate filter.
+
+    Content-free ones have too few 4-grams to compare."""
     return [
         grams(seed["text"])
         for path in sorted(eval2.glob("*.txt"))

@@ -8,11 +8,15 @@ caption only, never the existing text it collided with. Content-free EVAL2 promp
 compared by exact normalised text instead. Also reports near-duplicates inside EVAL2 (they would shrink its
 effective size).
 
-Run: ``python scripts/check_eval2_overlap.py`` (exit status 1 if any collision).
+EVAL3 (``--split eval3``) is checked the same way, against the seeds, ``prompts.jsonl`` and EVAL2 too (its
+author never read EVAL2 either), printing only EVAL3 captions.
+
+Run: ``python scripts/check_eval2_overlap.py [--split eval3]`` (exit status 1 if any collision).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections import Counter
@@ -23,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from scripts.build_feed_prompts import (  # noqa: E402
     EVAL2,
+    EVAL3,
     SEEDS,
     content_free_rows,
     grams,
@@ -31,10 +36,12 @@ from scripts.build_feed_prompts import (  # noqa: E402
 )
 
 PROMPTS = ROOT / "classifiers" / "data" / "prompts.jsonl"
+# each independent set, and the earlier independent sets it must not repeat either
+SETS = {"eval2": (EVAL2, ()), "eval3": (EVAL3, (EVAL2,))}
 
 
-def existing_texts() -> list[str]:
-    texts = [s["text"] for p in sorted(SEEDS.glob("*.txt")) for s in parse_seeds(p)]
+def existing_texts(earlier: tuple[Path, ...] = ()) -> list[str]:
+    texts = [s["text"] for d in (SEEDS, *earlier) for p in sorted(d.glob("*.txt")) for s in parse_seeds(p)]
     with PROMPTS.open(encoding="utf-8") as fh:
         texts += [json.loads(line)["text"] for line in fh if line.strip()]
     return texts + [r["text"] for r in content_free_rows()]
@@ -44,8 +51,12 @@ def norm(text: str) -> str:
     return " ".join(sorted(grams(text)))
 
 
-def main() -> int:
-    old = existing_texts()
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--split", choices=sorted(SETS), default="eval2")
+    split = ap.parse_args(argv).split
+    folder, earlier = SETS[split]
+    old = existing_texts(earlier)
     old_grams = [grams(t) for t in old]
     index: dict[str, list[int]] = {}
     for i, g in enumerate(old_grams):
@@ -53,7 +64,7 @@ def main() -> int:
             index.setdefault(x, []).append(i)
     # emoji-only texts have no 4-grams (norm ""), so they are compared exactly
     old_norm = {n for n in map(norm, old) if n} | {t.strip().lower() for t in old}
-    mine = [s for p in sorted(EVAL2.glob("*.txt")) for s in parse_seeds(p)]
+    mine = [s for p in sorted(folder.glob("*.txt")) for s in parse_seeds(p)]
     bad = 0
     for s in mine:
         if s["topic"] == "content_free":
@@ -71,14 +82,14 @@ def main() -> int:
     for i, a in enumerate(texts):
         for b in texts[i + 1 :]:
             if near_duplicate(grams(a), [grams(b)]):
-                print("inside eval2:", a, "|", b)
+                print(f"inside {split}:", a, "|", b)
                 bad += 1
     seen = Counter(s["text"] for s in mine)
     for t, times in seen.items():
         if times > 1:
-            print("repeated in eval2:", t)
+            print(f"repeated in {split}:", t)
             bad += 1
-    print(f"{len(mine)} eval2 seeds checked against {len(old)} existing texts: {bad} collisions")
+    print(f"{len(mine)} {split} seeds checked against {len(old)} existing texts: {bad} collisions")
     return 1 if bad else 0
 
 

@@ -67,7 +67,7 @@ def test_build_drops_train_captions_near_eval2_ones(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     dropped: list[str] = []
-    rows = build(dropped, seeds=seeds, eval2=eval2)
+    rows = build(dropped, seeds=seeds, eval2=eval2, eval3=tmp_path / "eval3")  # no EVAL3: isolate the case
     assert dropped == ["my lazy cat sleeping on the warm laptop keyboard all afternoon"]
     assert {r["split"] for r in rows if "sourdough" in r["text"]} == {"train"}
     mine = [r for r in rows if r["split"] == "eval2"]
