@@ -6,6 +6,7 @@ One command per measurement (writes ``benchmarks/results/review_burden_<tag>.jso
     python benchmarks/eval_review_burden.py --tag before --policy OLD.yaml --head OLD.onnx
     python benchmarks/eval_review_burden.py --table                     # REVIEW_BURDEN.md from the JSONs
     python benchmarks/eval_review_burden.py --tag eval2 --split eval2   # the second, independent set (EVAL2)
+    python benchmarks/eval_review_burden.py --tag eval3 --split eval3   # the third, independent set (EVAL3)
 
 Data: the EVAL split of ``benchmarks/feed_prompts/feed_prompts.jsonl`` (``scripts/build_feed_prompts.py``),
 never used for training or threshold choice (``--split eval2``: EVAL2, written later by someone who never
