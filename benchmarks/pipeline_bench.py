@@ -278,6 +278,7 @@ class Config:
     paced: float | None = None  # events per second; None = one burst
     rounds: int = 2  # each clip this many times (distinct video ids)
     encode_mode: str = "speculative"  # FEEDGUARD_ENCODE_MODE: one pass, or "after_verdict" (two passes)
+    model_threads: int = 1  # FEEDGUARD_MODEL_THREADS; 0 = the worker's budget (before issue 18's second pass)
 
     @property
     def label(self) -> str:
@@ -285,7 +286,8 @@ class Config:
         mode = f", paced {self.paced:.2f}/s" if self.paced else ""
         workers = f"{self.workers} worker{'s' if self.workers > 1 else ''}"
         passes = "one pass" if self.encode_mode == "speculative" else "two passes (before)"
-        return f"{passes}: {workers}{t}{mode}"
+        models = ", models on the worker's threads (before)" if self.model_threads == 0 else ""
+        return f"{passes}: {workers}{t}{mode}{models}"
 
 
 @dataclass
@@ -396,6 +398,7 @@ def run_pipeline(clips: list[Clip], cfg: Config, root: Path, media: Path, timeou
         env = dict(os.environ, FEEDGUARD_SESSION_TIMEOUT_MS="2000", PYTHONPATH=str(REPO))
         env.pop("FEEDGUARD_WORKER_THREADS", None)
         env["FEEDGUARD_ENCODE_MODE"] = cfg.encode_mode
+        env["FEEDGUARD_MODEL_THREADS"] = str(cfg.model_threads)
         if cfg.threads:
             env["FEEDGUARD_WORKER_THREADS"] = str(cfg.threads)
         procs: list[subprocess.Popen[bytes]] = []
@@ -552,6 +555,11 @@ def main() -> int:
     ap.add_argument(
         "--no-two-pass", action="store_true", help="skip today's two-pass path (encode_mode=after_verdict)"
     )
+    ap.add_argument(
+        "--no-model-threads-before",
+        action="store_true",
+        help="skip the one-pass run whose model sessions use the worker's threads (model_threads=0)",
+    )
     args = ap.parse_args()
     started = time.perf_counter()
     cmdline = "python benchmarks/pipeline_bench.py" + "".join(f" {a}" for a in sys.argv[1:])
@@ -576,6 +584,8 @@ def main() -> int:
             ]
             if not args.quick:
                 configs.append(Config("w1-t1", 1, max(1, NCPU // 2), encode_mode=mode))
+        if not args.no_model_threads_before and NCPU > 1:  # last: the report picks the first match
+            configs.append(Config("w1-mt", 1, NCPU, model_threads=0))
         tries: dict[str, list[Run]] = {}
         for rnd in range(args.e2e_rounds):  # rounds interleave the configurations
             for cfg in configs:
