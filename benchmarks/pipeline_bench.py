@@ -382,6 +382,20 @@ def _load() -> float:
     return os.getloadavg()[0]
 
 
+PY_SPY: Path | None = None  # --py-spy: where each worker's profile goes
+
+
+def _py_spy(pid: int, label: str) -> None:
+    """Sample a worker (``py-spy record --native``, raw collapsed stacks) until it exits."""
+    if PY_SPY is None:
+        return
+    PY_SPY.mkdir(parents=True, exist_ok=True)
+    out = PY_SPY / f"{re.sub(r'[^a-z0-9]+', '-', label.lower()).strip('-')}-{pid}.txt"
+    cmd = ["py-spy", "record", "-p", str(pid), "--native", "--threads", "--rate", "50", "--format", "raw",
+           "-o", str(out)]  # fmt: skip
+    subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def run_pipeline(clips: list[Clip], cfg: Config, root: Path, media: Path, timeout_s: float) -> Run:
     run = Run(cfg, rss_kb=[0] * cfg.workers, cpu_s=[0.0] * cfg.workers, child_rss_kb=[0] * cfg.workers)
     rdir = root / re.sub(r"[^a-z0-9]+", "-", cfg.label.lower()).strip("-")
@@ -413,6 +427,7 @@ def run_pipeline(clips: list[Clip], cfg: Config, root: Path, media: Path, timeou
             logf = open(rdir / f"worker{i}.log", "w")  # noqa: SIM115
             p = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             procs.append(p)
+            _py_spy(p.pid, cfg.label)
             lines: list[str] = []
             logs.append(lines)
             for target, a in ((_pump, (p.stdout, lines, logf)), (_watch, (p, run, i))):
@@ -556,11 +571,16 @@ def main() -> int:
         "--no-two-pass", action="store_true", help="skip today's two-pass path (encode_mode=after_verdict)"
     )
     ap.add_argument(
+        "--py-spy", type=Path, help="record each worker with py-spy (raw stacks) into this directory"
+    )
+    ap.add_argument(
         "--no-model-threads-before",
         action="store_true",
         help="skip the one-pass run whose model sessions use the worker's threads (model_threads=0)",
     )
     args = ap.parse_args()
+    global PY_SPY
+    PY_SPY = args.py_spy
     started = time.perf_counter()
     cmdline = "python benchmarks/pipeline_bench.py" + "".join(f" {a}" for a in sys.argv[1:])
 

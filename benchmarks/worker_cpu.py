@@ -199,6 +199,9 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=1, help="warm rounds of Moderator.handle per clip")
     ap.add_argument("--idle-s", type=float, default=20.0, help="seconds to watch an idle worker (0: skip)")
     ap.add_argument("--int8-nsfw", action="store_true", help="also measure an int8 Open-NSFW (needs onnx)")
+    ap.add_argument("--worker-threads", type=int, default=1, help="Settings.worker_threads (default 1)")
+    ap.add_argument("--model-threads", type=int, help="Settings.model_threads (default: the setting's, 1)")
+    ap.add_argument("--detectors-only", action="store_true", help="skip ffprobe, handle and the idle worker")
     args = ap.parse_args()
     from pipeline_bench import make_workload
 
@@ -209,11 +212,18 @@ def main() -> int:
     media = tmp / "media"
     media.mkdir()
     clips = make_workload(media, args.n, variants=False)
-    settings = Settings(data_dir=tmp / "data", media_roots=[media], worker_threads=1)
+    extra = {} if args.model_threads is None else {"model_threads": args.model_threads}
+    settings = Settings(
+        data_dir=tmp / "data", media_roots=[media], worker_threads=args.worker_threads, **extra
+    )
     runtime = build_runtime(settings)
     load0 = os.getloadavg()[0]
     try:
         dets, frames = detector_cpu(runtime, clips, args.reps)
+        if args.detectors_only:
+            print(f"model threads {settings.model_threads}, worker threads {settings.worker_threads}: "
+                  f"detectors {sum(dets.values()):.3f} CPU s per video {json.dumps(dets)}")  # fmt: skip
+            return 0
         ffprobe = probe_cpu(clips, runtime)
         own, kids, outcomes = handle_cpu(runtime, clips, args.rounds)
     finally:
@@ -222,7 +232,8 @@ def main() -> int:
     n_frames = sum(len(b.frames) for b in frames.values()) / len(frames)
     print(f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, `python benchmarks/worker_cpu.py"
           f"{''.join(' ' + a for a in sys.argv[1:])}`: {len(clips)} clips of 10 s 1280x720, "
-          f"{n_frames:.0f} sampled frames per video, 1 thread, load {load0:.1f} / {os.getloadavg()[0]:.1f}; "
+          f"{n_frames:.0f} sampled frames per video, {args.worker_threads} worker thread(s), "
+          f"load {load0:.1f} / {os.getloadavg()[0]:.1f}; "
           f"outcomes {sorted(set(outcomes.values()))}.\n")  # fmt: skip
     print("| part | CPU s per video |\n|---|--:|")
     for k, v in sorted(dets.items(), key=lambda kv: -kv[1]):

@@ -7,8 +7,8 @@ machine (``cores / workers`` threads each). Three things follow, measured in
 * threads per session: what the service sets (:func:`set_model_threads`, ``Settings.model_threads``,
   1 by default), else the worker's share of the cores (:func:`set_worker_threads`), else 2. Frames
   reach the models while ffmpeg encodes on every core of the worker's share, so a second intra-op
-  thread mostly waits for a core and synchronises: measured, it cost 12-19 % more model CPU for no
-  shorter pass (benchmarks/README.md, issue 18). Outputs do not depend on the thread count
+  thread mostly waits for a core and synchronises: it cost about 8 % more model CPU per video
+  (benchmarks/README.md, issue 18). Outputs do not depend on the thread count
   (tests/classifiers/test_sessions.py);
 * intra-op threads do not spin-wait between operators (``allow_spinning=0``): spinning threads
   burn the CPU that ffmpeg or the other worker on the same cores needs;
