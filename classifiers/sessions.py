@@ -7,7 +7,7 @@ machine (``cores / workers`` threads each). Three things follow, measured in
 * threads per session: what the service sets (:func:`set_model_threads`, ``Settings.model_threads``,
   1 by default), else the worker's share of the cores (:func:`set_worker_threads`), else 2. Frames
   reach the models while ffmpeg encodes on every core of the worker's share, so a second intra-op
-  thread mostly waits for a core and synchronises: it cost about 8 % more model CPU per video
+  thread mostly waits for a core and synchronises: it cost 6-8 % more model CPU per video
   (benchmarks/README.md, issue 18). Outputs do not depend on the thread count
   (tests/classifiers/test_sessions.py);
 * intra-op threads do not spin-wait between operators (``allow_spinning=0``): spinning threads
