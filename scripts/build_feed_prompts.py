@@ -8,7 +8,10 @@ bare caption plus decorations: prefixes, hashtags, emoji, casing). **Splits are 
 decoration family**: a seed and all its variants land in one split (train / val / eval, by a stable
 hash of the seed), and each split has its own decoration lists, so no near-duplicate and no
 decoration straddles training and evaluation. ``seeds/train_*.txt`` hold extra captions written for
-training only (always the train split; ``train_generated.txt`` comes from ``scripts/build_harm_training.py``).
+training only (always the train split; ``train_generated.txt`` comes from ``scripts/build_harm_training.py``);
+``seeds/val_*.txt`` hold captions written for validation only (always the val split; issue 17's third pass
+added self-harm and violence told by what happens, with benign look-alikes, so thresholds are chosen on
+captions unlike the training templates).
 A train caption whose character 4-grams overlap an EVAL or VAL caption's (Jaccard >= 0.5, or 65% of the
 shorter one's) is dropped
 (``near_duplicates`` in the summary), so a paraphrase never sits on both sides.
@@ -95,6 +98,14 @@ def split_of(seed: str) -> str:
     return SPLITS[-1][0]
 
 
+def seed_split(path: Path, seed: str) -> str:
+    """``train_*`` files always train, ``val_*`` files always validate; other seeds by :func:`split_of`."""
+    for prefix in ("train", "val"):
+        if path.stem.startswith(prefix):
+            return prefix
+    return split_of(seed)
+
+
 def parse_seeds(path: Path) -> list[dict[str, str]]:
     """``## topic`` headers, then ``lang: caption`` lines; ``#`` lines are comments."""
     topic, out = "", []
@@ -166,17 +177,16 @@ def build(dropped: list[str] | None = None) -> list[dict[str, Any]]:
     held_out = [
         grams(seed["text"])
         for path in paths
-        if not path.stem.startswith("train")
         for seed in parse_seeds(path)
-        if split_of(seed["text"]) != "train"
+        if seed_split(path, seed["text"]) != "train"
     ]
     for path in paths:
-        harmful, train_only = path.stem == "harmful", path.stem.startswith("train")
+        harmful = path.stem == "harmful"
         for i, seed in enumerate(parse_seeds(path)):
             label = seed["topic"] if harmful or seed["topic"] in HARM else "benign"
             if harmful and label not in HARM:
                 raise ValueError(f"{path.name}: unknown harm category {label!r}")
-            split = "train" if train_only else split_of(seed["text"])
+            split = seed_split(path, seed["text"])
             if split == "train" and near_duplicate(grams(seed["text"]), held_out):
                 if dropped is not None:
                     dropped.append(seed["text"])
