@@ -10,9 +10,27 @@ from typing import Any
 import cv2
 import numpy as np
 
+import json
+
 from safety.provenance import watermark2 as wm2
+from safety.provenance import watermark3 as wm3
 
 CRC_FALSE_ID = 2.0**-24  # chance that noise passes the keyed CRC-24 after one Viterbi decode
+BEFORE = Path(__file__).resolve().parent / "results" / "watermark_before_scheme3.json"
+
+
+def before_rows() -> dict[str, dict[str, Any]]:
+    """Schemes 2 and 1 as measured by the run before scheme 3 (rows keyed like this run's, kinds
+    ``s2prev`` / ``s1prev``), and their costs (``costprev|clip``)."""
+    data = json.loads(BEFORE.read_text())
+    rows: dict[str, dict[str, Any]] = {}
+    for scheme, table in data["robustness"].items():
+        for attack, cells in table.items():
+            for clip, r in cells.items():
+                rows[f"attack|{clip}|{scheme}prev|{attack}"] = {"ok": r["ok"], "wrong": False, "z": r["z"]}
+    for clip, r in data["cost"].items():
+        rows[f"costprev|{clip}"] = r
+    return rows
 
 
 def _luma(path: Path) -> subprocess.Popen[bytes]:
@@ -31,11 +49,12 @@ def _ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2))))
 
 
-def quality(marked: Path, plain: Path, w: int, h: int) -> tuple[float, float]:
-    """Luma PSNR over all frames and mean SSIM of the coded Y planes, marked vs unmarked encode."""
+def quality(marked: Path, plain: Path, w: int, h: int) -> tuple[float, float, float]:
+    """Luma PSNR over all frames, mean SSIM of the coded Y planes and chroma (U and V) PSNR,
+    marked vs unmarked encode."""
     pa, pb = _luma(marked), _luma(plain)
     assert pa.stdout is not None and pb.stdout is not None
-    size, sq, n, ssims = w * h * 3 // 2, 0.0, 0, []
+    size, sq, n, ssims, csq = w * h * 3 // 2, 0.0, 0, [], 0.0
     while True:
         x, y = pa.stdout.read(size), pb.stdout.read(size)
         if len(x) < size or len(y) < size:
@@ -43,11 +62,16 @@ def quality(marked: Path, plain: Path, w: int, h: int) -> tuple[float, float]:
         a = np.frombuffer(x, np.uint8, w * h).reshape(h, w).astype(np.float32)
         b = np.frombuffer(y, np.uint8, w * h).reshape(h, w).astype(np.float32)
         sq += float(np.sum((a - b) ** 2))
+        ca = np.frombuffer(x, np.uint8)[w * h :].astype(np.float32)
+        csq += float(np.sum((ca - np.frombuffer(y, np.uint8)[w * h :].astype(np.float32)) ** 2))
         n += w * h
         ssims.append(_ssim(a, b))
     pa.wait()
     pb.wait()
-    return float(10 * np.log10(255**2 / max(sq / max(n, 1), 1e-12))), float(np.mean(ssims))
+    def psnr(err: float, count: int) -> float:
+        return float(10 * np.log10(255**2 / max(err / max(count, 1), 1e-12)))
+
+    return psnr(sq, n), float(np.mean(ssims)), psnr(csq, n // 2)
 
 
 def _ffmpeg_version() -> str:
@@ -76,9 +100,10 @@ def render(
         "`benchmarks/wm_clips.py`; final encode = production settings (libx264 CRF 20 veryfast)."
     )
     out.append("")
-    for scheme in schemes:
-        out += _robustness(rows, clips, attacks, scheme)
-    out += ["## Side by side", "", side_by_side(rows, clips, attacks), ""]
+    rows = {**before_rows(), **rows}
+    out += ["## Side by side (recovered / clips)", "", side_by_side(rows, clips, attacks), ""]
+    out += _robustness(rows, clips, attacks, "s3", "scheme 3 (this run)")
+    out += _robustness(rows, clips, attacks, "s2prev", "scheme 2 (the run before scheme 3, same command)")
     out += _costs(rows, clips, schemes)
     out += _false_positives(rows)
     out += [METHOD]
@@ -153,9 +178,8 @@ not average out over frames.
 
 
 def _robustness(
-    rows: dict[str, dict[str, Any]], clips: list[str], attacks: list[str], scheme: int
+    rows: dict[str, dict[str, Any]], clips: list[str], attacks: list[str], scheme: str, name: str
 ) -> list[str]:
-    name = "scheme 2 (this issue)" if scheme == 2 else "scheme 1 (before issue 16; the `--s1-attacks` subset)"
     out = [
         f"## Robustness, {name}",
         "",
@@ -170,7 +194,7 @@ def _robustness(
     for attack in attacks:
         cells, ok_n, n = [], 0, 0
         for clip in clips:
-            r = rows.get(f"attack|{clip}|s{scheme}|{attack}")
+            r = rows.get(f"attack|{clip}|{scheme}|{attack}")
             if r is None:
                 cells.append("-")
                 continue
@@ -197,42 +221,49 @@ def _costs(rows: dict[str, dict[str, Any]], clips: list[str], schemes: list[int]
     out = [
         "## Cost of the mark",
         "",
-        "Marked vs unmarked production final encode of the same source: size (= bitrate) increase, "
-        "luma PSNR and SSIM.",
+        "Marked vs unmarked production final encode of the same source (this run): size (= bitrate) "
+        "increase, luma PSNR, SSIM of the Y planes, and PSNR of the U and V planes (scheme 3 marks chroma). "
+        "Goals: size median <= +10%, worst <= +25%; PSNR >= 42 dB, SSIM >= 0.98.",
         "",
     ]
-    out.append(
-        "| clip | unmarked kbit/s | "
-        + " | ".join(f"s{s} size | s{s} PSNR dB | s{s} SSIM" for s in schemes)
-        + " |"
-    )
-    out.append("|---" * (2 + 3 * len(schemes)) + "|")
+    cols = {3: ("size", "Y PSNR", "SSIM", "UV PSNR"), 2: ("size", "Y PSNR", "SSIM")}
+    head = [f"s{s} {c}" for s in schemes for c in cols.get(s, cols[2])]
+    out.append("| clip | unmarked kbit/s | " + " | ".join(head) + " |")
+    out.append("|---" * (2 + len(head)) + "|")
     sizes: dict[int, list[float]] = {s: [] for s in schemes}
+    worst: dict[int, list[float]] = {s: [99.0, 1.0] for s in schemes}
     for clip in clips:
         cells, kbps = [], "-"
         for s in schemes:
             r = rows.get(f"cost|{clip}|s{s}")
+            n = len(cols.get(s, cols[2]))
             if r is None:
-                cells += ["-"] * 3
+                cells += ["-"] * n
                 continue
             kbps = f"{r['plain_kbps']:.0f}"
             sizes[s].append(r["size_pct"])
+            worst[s] = [min(worst[s][0], r["psnr"]), min(worst[s][1], r["ssim"])]
             cells += [f"{r['size_pct']:+.1f}%", f"{r['psnr']:.2f}", f"{r['ssim']:.4f}"]
+            if n == 4:
+                cells.append(f"{r.get('chroma_psnr', float('nan')):.2f}")
         out.append(f"| {clip} | {kbps} | " + " | ".join(cells) + " |")
     out.append("")
     for s in schemes:
         if sizes[s]:
-            out.append(f"Scheme {s}: size median {np.median(sizes[s]):+.1f}%, worst {max(sizes[s]):+.1f}%.")
+            out.append(
+                f"Scheme {s}: size median {np.median(sizes[s]):+.1f}%, worst {max(sizes[s]):+.1f}%; "
+                f"lowest Y PSNR {worst[s][0]:.2f} dB, lowest SSIM {worst[s][1]:.4f}."
+            )
     from safety.provenance.config import ProvenanceConfig
 
     strength = ProvenanceConfig().watermark_strength
-    offset = np.rint(wm2.pattern("0123456789abcdef", 1280, 720, strength))
+    emb = wm3.Embedder("0123456789abcdef", 1280, 720, strength)
+    c = emb.chroma.astype(np.float64)
     out.append(
-        f"The scheme 2 mark alone (strength {strength:g}, before encoding) is RMS "
-        f"{np.sqrt(np.mean(offset**2)):.2f} levels = "
-        f"{10 * np.log10(255**2 / np.mean(offset**2)):.1f} dB PSNR; "
-        "the rest of the gap is the encoder coding two slightly different inputs differently (on grainy "
-        "video the two encodes' grain diverges even where the mark is invisible)."
+        f"The scheme 3 mark alone (strength {strength:g}, before encoding): luma untouched, U and V offsets "
+        f"RMS {np.sqrt(np.mean(c**2)):.2f} levels = {10 * np.log10(255**2 / max(np.mean(c**2), 1e-12)):.1f} dB "
+        "chroma PSNR. The luma PSNR below 50 dB is the encoder coding two slightly different inputs "
+        "differently (mode decisions look at chroma too; on grainy video the two encodes' grain diverges)."
     )
     out.append("")
     return out
@@ -246,7 +277,7 @@ def _false_positives(rows: dict[str, dict[str, Any]]) -> list[str]:
         return []
     found = [r for r in both if r.get("found")]
     z = np.array([r["z"] for r in both])
-    tries = wm2.CANDIDATES + 4  # Viterbi+CRC decodes per video: scheme 2 candidates + scheme 1 fallback
+    tries = 2 * wm2.CANDIDATES + 4  # Viterbi+CRC decodes per video: schemes 3 and 2, scheme 1's fallback
     return [
         "## False positives",
         "",
@@ -264,11 +295,17 @@ def _false_positives(rows: dict[str, dict[str, Any]]) -> list[str]:
 
 def side_by_side(rows: dict[str, dict[str, Any]], clips: list[str], attacks: list[str]) -> str:
     """Compact attack x scheme table (recovered / clips) for the README."""
-    out = ["| attack | scheme 1 (before) | scheme 2 |", "|---|--:|--:|"]
+    kinds = (("s1prev", "scheme 1 (before issue 16)"), ("s2prev", "scheme 2 (before)"), ("s3", "scheme 3 (now)"))
+    out = ["| attack | " + " | ".join(k[1] for k in kinds) + " |", "|---" + "|--:" * len(kinds) + "|"]
+    totals = {k: [0, 0] for k, _ in kinds}
     for attack in attacks:
         cells = []
-        for scheme in (1, 2):
-            got = [rows[k] for c in clips if (k := f"attack|{c}|s{scheme}|{attack}") in rows]
+        for kind, _ in kinds:
+            got = [rows[k] for c in clips if (k := f"attack|{c}|{kind}|{attack}") in rows]
+            totals[kind][0] += sum(bool(r["ok"]) for r in got)
+            totals[kind][1] += len(got)
             cells.append(f"{sum(bool(r['ok']) for r in got)}/{len(got)}" if got else "not run")
         out.append(f"| {attack} | " + " | ".join(cells) + " |")
+    cells = [f"**{ok}/{n} ({100 * ok / n:.1f}%)**" if n else "-" for ok, n in totals.values()]
+    out.append("| **all pairs** | " + " | ".join(cells) + " |")
     return "\n".join(out)
