@@ -334,7 +334,9 @@ def main() -> int:
     ap.add_argument("--attacks", default=None)
     ap.add_argument("--schemes", default="3,2")
     ap.add_argument("--s2-attacks", default="", help="attacks re-run on scheme 2 (comparison)")
-    ap.add_argument("--s1-attacks", default="", help=f"attacks re-run on scheme 1 (e.g. {','.join(S1_ATTACKS)})")
+    ap.add_argument(
+        "--s1-attacks", default="", help=f"attacks re-run on scheme 1 (e.g. {','.join(S1_ATTACKS)})"
+    )
     ap.add_argument("--fp-stills", type=int, default=400)
     ap.add_argument("--no-fp-attacks", action="store_true")
     ap.add_argument("--only-fp-stills", action="store_true", help="only the synthetic false-positive study")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import platform
 import subprocess
 from pathlib import Path
@@ -9,8 +10,6 @@ from typing import Any
 
 import cv2
 import numpy as np
-
-import json
 
 from safety.provenance import watermark2 as wm2
 from safety.provenance import watermark3 as wm3
@@ -68,6 +67,7 @@ def quality(marked: Path, plain: Path, w: int, h: int) -> tuple[float, float, fl
         ssims.append(_ssim(a, b))
     pa.wait()
     pb.wait()
+
     def psnr(err: float, count: int) -> float:
         return float(10 * np.log10(255**2 / max(err / max(count, 1), 1e-12)))
 
@@ -261,7 +261,8 @@ def _costs(rows: dict[str, dict[str, Any]], clips: list[str], schemes: list[int]
     c = emb.chroma.astype(np.float64)
     out.append(
         f"The scheme 3 mark alone (strength {strength:g}, before encoding): luma untouched, U and V offsets "
-        f"RMS {np.sqrt(np.mean(c**2)):.2f} levels = {10 * np.log10(255**2 / max(np.mean(c**2), 1e-12)):.1f} dB "
+        f"RMS {np.sqrt(np.mean(c**2)):.2f} levels = "
+        f"{10 * np.log10(255**2 / max(float(np.mean(c**2)), 1e-12)):.1f} dB "
         "chroma PSNR. The luma PSNR below 50 dB is the encoder coding two slightly different inputs "
         "differently (mode decisions look at chroma too; on grainy video the two encodes' grain diverges)."
     )
@@ -295,7 +296,11 @@ def _false_positives(rows: dict[str, dict[str, Any]]) -> list[str]:
 
 def side_by_side(rows: dict[str, dict[str, Any]], clips: list[str], attacks: list[str]) -> str:
     """Compact attack x scheme table (recovered / clips) for the README."""
-    kinds = (("s1prev", "scheme 1 (before issue 16)"), ("s2prev", "scheme 2 (before)"), ("s3", "scheme 3 (now)"))
+    kinds = (
+        ("s1prev", "scheme 1 (before issue 16)"),
+        ("s2prev", "scheme 2 (before)"),
+        ("s3", "scheme 3 (now)"),
+    )
     out = ["| attack | " + " | ".join(k[1] for k in kinds) + " |", "|---" + "|--:" * len(kinds) + "|"]
     totals = {k: [0, 0] for k, _ in kinds}
     for attack in attacks:

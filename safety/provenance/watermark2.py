@@ -106,7 +106,7 @@ class Embedder(_V1Embedder):
     algorithm = V2.algorithm
 
     @classmethod
-    def pattern(cls, watermark_id: str, width: int, height: int, strength: float, key: bytes) -> F32:  # type: ignore[override]
+    def pattern(cls, watermark_id: str, width: int, height: int, strength: float, key: bytes) -> F32:
         return pattern(watermark_id, width, height, strength, key, cls.scheme)
 
 
@@ -190,7 +190,9 @@ def _score(res: F32, scale: float, angle: float, key: bytes, scheme: Scheme) -> 
     """Pilot correlation of one geometry in the four orientations: peak z-score and shift each."""
     folded = _fold(_warp(res, scale, angle))
     n = folded.shape[0]
-    corr = np.fft.irfft2(np.fft.rfft2(folded)[None] * _pilot_spectra(key, scheme), s=(n, n)).reshape(len(FLIPS), -1)
+    corr = np.fft.irfft2(np.fft.rfft2(folded)[None] * _pilot_spectra(key, scheme), s=(n, n)).reshape(
+        len(FLIPS), -1
+    )
     idx = np.argmax(corr, axis=1)
     peak = corr[np.arange(len(FLIPS)), idx]
     z = (peak - corr.mean(axis=1)) / (corr.std(axis=1) + 1e-9)

@@ -71,12 +71,16 @@ def residual(planes: Planes) -> F32:
     """Scheme 2's weighted high-pass residual of U minus that of V, on one sample grid."""
     ru = wm2._residual(planes[1].astype(np.float32), V3)
     rv = wm2._residual(planes[2].astype(np.float32), V3)
-    if rv.shape != ru.shape:
-        rv = cv2.resize(rv, (ru.shape[1], ru.shape[0]), interpolation=cv2.INTER_NEAREST)
+    if rv.shape != ru.shape:  # rounding of odd sizes; same grid otherwise
+        rv = np.asarray(
+            cv2.resize(rv, (ru.shape[1], ru.shape[0]), interpolation=cv2.INTER_NEAREST), np.float32
+        )
     out: F32 = (ru - rv).astype(np.float32)
     return out
 
 
-def detect(planes: Planes, frames: int = 1, key: bytes = DEFAULT_KEY, candidates: int = wm2.CANDIDATES) -> Detection:
+def detect(
+    planes: Planes, frames: int = 1, key: bytes = DEFAULT_KEY, candidates: int = wm2.CANDIDATES
+) -> Detection:
     """Find and decode scheme 3's mark in the mean Y, U, V planes (any size, flip, rotation, crop)."""
     return wm2.decode_residual(residual(planes), frames, key, candidates, V3)

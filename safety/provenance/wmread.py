@@ -63,7 +63,7 @@ def detection_planes(path: Path, max_frames: int = 240, timeout_s: float = 300.0
     cmd = tools.ffmpeg("-v", "error", "-threads", "1", *ffmpeg_input_args(path))
     cmd += ["-map", "0:V:0", "-an", "-sn", "-dn", "-filter_threads", "1", "-vf", graph]
     cmd += ["-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "yuv420p16le", "pipe:1"]
-    total = np.zeros(w * h * 3 // 2, dtype=np.float64)
+    acc = np.zeros(w * h * 3 // 2, dtype=np.float64)
     count, size = 0, 2 * (w * h * 3 // 2)
     with tempfile.TemporaryFile() as log:
         proc = tools.popen(cmd, stdout=tools.PIPE, stderr=log)
@@ -81,7 +81,7 @@ def detection_planes(path: Path, max_frames: int = 240, timeout_s: float = 300.0
                 buf = proc.stdout.read(size)
                 if len(buf) < size:  # end of stream (a torn last frame is dropped)
                     break
-                total += np.frombuffer(buf, dtype="<u2")
+                acc += np.frombuffer(buf, dtype="<u2")
                 count += 1
         finally:
             timer.cancel()
@@ -96,7 +96,7 @@ def detection_planes(path: Path, max_frames: int = 240, timeout_s: float = 300.0
     if count == 0:
         raise EncodeError(f"no frames decoded: {tail}")
     # swscale widens 8 bits as v << 8 (plus the fractions its area filter produced)
-    mean = (total / (256.0 * count)).astype(np.float32)
+    mean: F32 = (acc / (256.0 * count)).astype(np.float32)
     q = w * h // 4
     y = mean[: w * h].reshape(h, w)
     u = mean[w * h : w * h + q].reshape(h // 2, w // 2)
