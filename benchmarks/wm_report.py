@@ -110,71 +110,9 @@ def render(
     return "\n".join(out) + "\n"
 
 
-METHOD = """## Method
+METHOD = (Path(__file__).resolve().parent / "wm_method.md").read_text()
+"""Method, what was tried and why: prose kept next to the tables it explains."""
 
-* Clips (`benchmarks/wm_clips.py`, rendered from scikit-image's bundled photos, nothing downloaded):
-  astronaut-zoom (photo, slow zoom), coffee-pan (photo, pan), cat-moving (still grass texture with a
-  cat crossing), dark-grainy-sky (dimmed Hubble deep field, heavy sensor grain), handheld-shake (random-walk
-  shake up to ~40 px/frame plus rotation jitter, motion blur), dim-coins (contrast x0.35 around a dark
-  grey, slow zoom), clouds-flat (procedural soft clouds drifting over a gradient: flat, generated look),
-  brick-zoom-fade (fine regular texture zooming out while the light fades). Sources are H.264 CRF 12.
-* Final encode: `encode_final` with the production ProvenanceConfig (libx264 CRF 20 veryfast; the mark
-  added inside that ffmpeg with `blend=grainmerge`), marked and unmarked from the same source.
-* Attacks: ffmpeg commands in `ATTACKS` of `benchmarks/watermark_eval.py` (platform re-encodes use
-  x264 preset medium; edits are re-encoded with x264 veryfast CRF 23). Crop to 71% keeps 84.3% of each
-  side, off centre; brightness x0.5 halves luma (`lutyuv=y=val*0.5`); rotation uses ffmpeg `rotate`
-  with black corners, or cropped to the largest same-aspect rectangle and scaled back to 1280x720.
-* Detection: `safety.provenance.verify.detect_any` (scheme 2, then the scheme 1 fallback), on the mean
-  luma of up to 240 frames read by `safety.provenance.wmread.detection_luma` (Y plane, area-scaled to a
-  540 px short side in 16 bits inside one-thread ffmpeg), as `feedguard verify` does. Recovered = the
-  decoded id equals the embedded id.
-* Costs: size of marked vs unmarked final encode (same settings = bitrate at the same duration), luma
-  PSNR over all frames and mean SSIM of the coded Y planes.
-* Times are CPU seconds (ours + ffmpeg's) on a 2-core machine shared with other jobs (load 5-10 during
-  this run), so wall times would say little.
-
-## Detection time
-
-`nice -n 10 python benchmarks/wm_timing.py` (10 s 720p24 hand-held clip, 240 frames, CPU s of this
-process and its ffmpeg, load ~8 on the 2 cores): marked copy 1.37-1.46 (decode 1.22-1.30 + detect
-0.15-0.16), unmarked copy 1.39-1.42 (decode 1.17-1.21 + detect 0.22-0.23, scheme 1 fallback included).
-Before (full-size yuv420p through the pipe, float64 sums): 2.26-2.33. The H.264 decode alone is ~0.8
-CPU s of it; reading at 360 px instead of 540 measured 1.18-1.29 but lost a scheme 1 copy.
-
-## What was tried for the costs and did not make it (4 s clips, same production encode)
-
-Size increase of the marked encode (strength 2.3 unless said; `/tmp` scripts, not kept):
-
-| variant | coffee-pan | clouds-flat | handheld-shake | cat-moving | hard copies read |
-|---|--:|--:|--:|--:|--:|
-| scheme 2 as shipped (45 cells per short side, shaping 0.5) | +64.5% | +55.4% | +51.7% | +8.1% | 11/16 |
-| larger cells, 36 per short side | +55.5% | +46.8% | +48.5% | +9.0% | 6/16 |
-| larger cells, 30 per short side | +48.9% | +42.2% | +47.0% | +8.7% | 6/16 |
-| no high-pass shaping (0.0) | +62.9% | +53.5% | +51.1% | +8.3% | - |
-| strength 1.5 | +36.7% | +37.5% | +41.3% | - | - |
-| strength 1.5, 30 cells | +29.6% | +32.0% | +37.7% | - | - |
-| per-frame texture masking (x0.4 flat .. x1.6 textured) | +60.3% | +52.7% | +52.9% | +15.6% | fewer (below) |
-
-"Hard copies": astronaut-zoom, clouds-flat, coffee-pan, dark-grainy-sky after 240p, CRF 30 + crop +
-brightness, CRF 40, CRF 40 + crop + brightness, read by the shipped detector. Lower-frequency cells cost
-fewer bits but compete with the content's own low-frequency energy and lose half the hard copies.
-Per-frame masking barely saved bits (the mask follows the moving content, so the mark changes every
-frame, which is what costs bits) and lost robustness (4 of 15 attacked copies read vs 6 of 15 without).
-The cost is not proportional to the mark's energy: at strength 1.5 (PSNR +1 to +2.5 dB) it still costs
-+37-41%. An additive luma mark that stays still while the content moves has to be re-coded in every
-P-frame; reaching a +10 % median needs a different embedding (e.g. inside the encoder's own transform
-decisions), not a tuning of this one.
-
-Why CRF 40 and the CRF 40 + crop + brightness combination are lost on static or smooth content: at
-the true geometry, coffee-pan and dark-grainy-sky after CRF 40 still sync (pilot z 6.1 and 5.0) but the
-raw coded-bit agreement is 0.73 and 0.68, an Eb/N0 near -4 dB for an 88-bit payload: below what any code
-can decode, so stronger error correction cannot help, only more mark energy (or fewer payload bits).
-After CRF 40 + crop + brightness x0.5 (the mark halved, then quantised) the pilot at the true geometry is
-at noise level (z 3.4-3.6) on astronaut-zoom, coffee-pan and dark-grainy-sky. `cat-moving` is a still
-grass texture: the mark survives the encode (gain 0.95 of the embedded pattern in marked minus unmarked)
-but the static texture's high-pass RMS is 23 levels against the mark's 1.3, and a still texture does
-not average out over frames.
-"""
 
 
 def _robustness(

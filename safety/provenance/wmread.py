@@ -1,14 +1,14 @@
-"""The decode the watermark detector reads: mean luma of up to N frames, at reduced resolution.
+"""The decode the watermark detectors read: mean Y, U, V planes of up to N frames, reduced.
 
 Why not :func:`safety.provenance.encode.mean_luma` (full-size yuv420p through a pipe, summed in
 float64): on a 10 s 720p clip the H.264 decode itself costs ~0.8 CPU s on one core, the 330 MB
 of raw frames crossing the pipe and the float64 sums another ~0.7 s. Both detectors work far
-below 720p (scheme 2 at 180 samples on the short side, scheme 1 at <= ~300), so ffmpeg keeps only
-the Y plane and area-scales it to at most ``SHORT_SIDE`` pixels on the short side inside the
-decoding process (one thread: the detection budget is per core), and Python sums small frames.
-The Y plane is taken as is (``extractplanes``: swscale's yuv-to-grey conversion rescales the
-range and rounds) and scaled to 16-bit frames (8-bit rounding of each frame does not average out
-over a still scene). Measured on 20 hard attacked copies against the full-size mean: 8-bit grey
+below 720p (scheme 3 at 120 samples on the short side, scheme 2 at 180, scheme 1 at <= ~300), so
+ffmpeg area-scales the frame to at most ``SHORT_SIDE`` pixels on the short side inside the decoding
+process (one thread: the detection budget is per core), and Python sums small frames. The planes
+are kept as they are, 4:2:0, widened to 16 bits (``yuv420p16le``: no range conversion, and 8-bit
+rounding of each frame does not average out over a still scene); scheme 3 reads U and V, the
+older schemes Y. Measured on 20 hard attacked copies against the full-size mean: 8-bit grey
 lost 3 that the full-size mean read, 16-bit grey via swscale 2, this form none. 540 rather than
 360: the second resampling (swscale's area filter, then the detector's) cost a scheme 1 copy at
 360 and 450 (CRF 30 + crop + brightness x0.5) that 540 and the full-size mean read; 10 s 720p
