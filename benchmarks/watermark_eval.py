@@ -265,8 +265,10 @@ def attack(clip: str, src: Path, name: str, cache: Cache, kind: str) -> None:
     )
 
 
-def fp_stills(cache: Cache, count: int) -> None:
-    """Unmarked synthetic 'videos' (photo crops, noise, motion blur of a pan) straight to the detector."""
+def fp_stills(cache: Cache, count: int, part: tuple[int, int] = (0, 1)) -> None:
+    """Unmarked synthetic 'videos' (photo crops, noise, motion blur of a pan) straight to the detector;
+    still ``i`` draws from its own generator, so a resumed or split run (``part`` k of n) makes the
+    same stills."""
     import cv2
 
     names = [
@@ -287,11 +289,11 @@ def fp_stills(cache: Cache, count: int) -> None:
         "retina",
         "immunohistochemistry",
     ]
-    rng = np.random.default_rng(16)
-    for i in range(count):
+    for i in range(part[0], count, part[1]):
         key = f"fpstill|{i}"
         if cache.get(key) is not None:
             continue
+        rng = np.random.default_rng([16, i])
         name = names[i % len(names)]
         try:
             img = wm_clips._img(name)
@@ -340,6 +342,7 @@ def main() -> int:
     ap.add_argument("--fp-stills", type=int, default=400)
     ap.add_argument("--no-fp-attacks", action="store_true")
     ap.add_argument("--only-fp-stills", action="store_true", help="only the synthetic false-positive study")
+    ap.add_argument("--fp-part", default="0/1", help="k/n: this process makes stills k, k+n, ...")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "WATERMARK.md")
     args = ap.parse_args()
     seconds = args.seconds or (4.0 if args.quick else 6.0)
@@ -349,7 +352,8 @@ def main() -> int:
     cache = Cache(args.cache / f"{int(seconds * 10)}ds")
     started = time.perf_counter()
     if args.only_fp_stills:
-        fp_stills(cache, args.fp_stills)
+        k, n = (int(x) for x in args.fp_part.split("/"))
+        fp_stills(cache, args.fp_stills, (k, n))
         return 0
     sources = {clip: wm_clips.render(clip, cache.root / f"{clip}.src.mp4", seconds) for clip in clips}
     only = {2: args.s2_attacks.split(","), 1: args.s1_attacks.split(",")}
