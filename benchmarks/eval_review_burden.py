@@ -5,13 +5,15 @@ One command per measurement (writes ``benchmarks/results/review_burden_<tag>.jso
     python benchmarks/eval_review_burden.py --tag after                 # packaged head + default policy
     python benchmarks/eval_review_burden.py --tag before --policy OLD.yaml --head OLD.onnx
     python benchmarks/eval_review_burden.py --table                     # REVIEW_BURDEN.md from the JSONs
+    python benchmarks/eval_review_burden.py --tag eval2 --split eval2   # the second, independent set (EVAL2)
 
 Data: the EVAL split of ``benchmarks/feed_prompts/feed_prompts.jsonl`` (``scripts/build_feed_prompts.py``),
-never used for training or threshold choice. Every prompt goes through the real prompt screen and prompt
-classifier (with its word windows) and the real policy engine; frame signals are those of a benign clip as
-measured by the real pipeline. ``--scan-sample N`` also runs N prompts through the full pipeline
-(``feedguard scan``'s code path: fetch, probe, sample, every detector, policy) on that clip and reports
-agreement with the fast path.
+never used for training or threshold choice (``--split eval2``: EVAL2, written later by someone who never
+read the training data or EVAL's misses; see REVIEW_BURDEN.md). Every prompt goes through the real prompt
+screen and prompt classifier (with its word windows) and the real policy engine; frame signals are those of
+a benign clip as measured by the real pipeline. ``--scan-sample N`` also runs N prompts through the full
+pipeline (``feedguard scan``'s code path: fetch, probe, sample, every detector, policy) on that clip and
+reports agreement with the fast path.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -107,8 +110,19 @@ def run_pipeline(prompts: list[str], policy: Path | None, head: Path | None, wor
     return out
 
 
+def missed(h: str, r: dict[str, Any], v: Verdict) -> bool:
+    """A harmful row of category ``h`` that the policy let through (see ``review_burden.caught``)."""
+    return (
+        r["label"] == h
+        and v.outcome == "published"
+        and (v.audience == "everyone" or h == "sexual_minors" or (h == "sexual" and v.audience != "18+"))
+    )
+
+
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     rows = load(args.split)
+    if not rows:
+        raise SystemExit(f"no rows in split {args.split!r}: run scripts/build_feed_prompts.py")
     policy = load_policy(args.policy)
     engine = PolicyEngine(policy)
     screen = PromptScreen(**policy.document.detectors["prompt_screen"])
@@ -163,15 +177,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             f"missed_{h}": examples(
                 rows,
                 verdicts,
-                lambda r, v, h=h: (
-                    r["label"] == h
-                    and v.outcome == "published"
-                    and (
-                        v.audience == "everyone"
-                        or h == "sexual_minors"
-                        or (h == "sexual" and v.audience != "18+")
-                    )
-                ),
+                partial(missed, h),
             )
             for h in HARM
         },
@@ -195,7 +201,17 @@ def fmt(m: dict[str, float], per_mille: bool = False) -> str:
 def table() -> str:
     runs = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("review_burden_*.json"))]
     runs.sort(key=lambda r: r["measured_at"])
-    head = "| metric | goal | " + " | ".join(f"{r['tag']} ({r['policy']})" for r in runs) + " |"
+    # a run on another split than EVAL says so in its column (EVAL2 figures are not comparable with EVAL's)
+    head = (
+        "| metric | goal | "
+        + " | ".join(
+            f"{r['tag']} ({r['policy']}"
+            + ("" if r.get("split", "eval") == "eval" else f", {r['split']}")
+            + ")"
+            for r in runs
+        )
+        + " |"
+    )
     lines = [head, "|---|---|" + "---|" * len(runs)]
 
     def row(name: str, goal: str, get: Any) -> None:

@@ -8,6 +8,7 @@ and spaced-out phrases whose words are split by wider gaps ("s e x y  v i d e o"
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 
@@ -21,6 +22,8 @@ _CONFUSABLES = str.maketrans(
 )
 _STRETCHED = re.compile(r"([a-vx-z])\1{2,}")  # not "www"
 _RUN = re.compile(r"(\w)\1{2,}")  # any run of three or more
+_TOKENS = re.compile(r"(\W+)")  # words and the separators between them (kept, so joining restores the text)
+MAX_STRETCHED_WORDS = 4
 # Three or more single characters split by one separator; two or more spaces end a word.
 _CHAR = r"[a-z0-9$@!]"
 _SEP = r"(?:[.\-_*/|~+]| (?! ))"
@@ -64,6 +67,20 @@ def normalize_prompt(text: str) -> str:
 
 def readings(text: str) -> tuple[str, ...]:
     """The normalised readings a word list should try: a stretched run may stand for one letter
-    ("chiiild") or two ("teeeenager", "killll"); :func:`normalize_prompt` alone reads one."""
-    doubled = _RUN.sub(r"\1\1", text)
-    return tuple(dict.fromkeys((normalize_prompt(text), normalize_prompt(doubled))))
+    ("chiiild") or two ("teeeenager", "killll"), and each word needs its own ("killll myseeeelf" is
+    "kill myself": neither every run as one letter nor every run as two). Every choice is tried for the
+    first :data:`MAX_STRETCHED_WORDS` stretched words (at most 16 readings; only evasive text has runs, and
+    64 readings cost the screen 18 ms), later ones read as one letter, plus the all-doubled reading."""
+    tokens = _TOKENS.split(text)
+    stretched = [i for i, t in enumerate(tokens) if _RUN.search(t)]
+    if not stretched:
+        return (normalize_prompt(text),)
+    out = [normalize_prompt(text)]
+    for choice in itertools.product((False, True), repeat=min(len(stretched), MAX_STRETCHED_WORDS)):
+        words = list(tokens)
+        for i, double in zip(stretched, choice, strict=False):
+            if double:
+                words[i] = _RUN.sub(r"\1\1", words[i])
+        out.append(normalize_prompt("".join(words)))
+    out.append(normalize_prompt(_RUN.sub(r"\1\1", text)))
+    return tuple(dict.fromkeys(out))

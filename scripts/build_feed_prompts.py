@@ -8,10 +8,19 @@ bare caption plus decorations: prefixes, hashtags, emoji, casing). **Splits are 
 decoration family**: a seed and all its variants land in one split (train / val / eval, by a stable
 hash of the seed), and each split has its own decoration lists, so no near-duplicate and no
 decoration straddles training and evaluation. ``seeds/train_*.txt`` hold extra captions written for
-training only (always the train split; ``train_generated.txt`` comes from ``scripts/build_harm_training.py``).
+training only (always the train split; ``train_generated.txt`` comes from ``scripts/build_harm_training.py``);
+``seeds/val_*.txt`` hold captions written for validation only (always the val split; issue 17's third pass
+added self-harm and violence told by what happens, with benign look-alikes, so thresholds are chosen on
+captions unlike the training templates).
 A train caption whose character 4-grams overlap an EVAL or VAL caption's (Jaccard >= 0.5, or 65% of the
 shorter one's) is dropped
 (``near_duplicates`` in the summary), so a paraphrase never sits on both sides.
+
+**EVAL2** (``benchmarks/feed_prompts/eval2/*.txt``): a second evaluation set written later by someone who
+never read ``classifiers/data``, the seed files or the EVAL misses. All its seeds go to split ``eval2`` with
+their own decoration family (``STYLES["eval2"]``, ``EVAL2_NEUTRAL_TAGS``); a ``## content_free`` header
+there marks content-free prompts (kept bare). Train captions near an EVAL2 caption are dropped like those
+near EVAL/VAL.
 
 Run: ``python scripts/build_feed_prompts.py`` (deterministic; rewrites
 ``benchmarks/feed_prompts/feed_prompts.jsonl``). Load with :func:`load`.
@@ -29,11 +38,12 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "benchmarks" / "feed_prompts" / "seeds"
+EVAL2 = ROOT / "benchmarks" / "feed_prompts" / "eval2"
 OUT = ROOT / "benchmarks" / "feed_prompts" / "feed_prompts.jsonl"
 HARM = ("sexual", "sexual_minors", "self_harm", "graphic_violence")
 # Share of seeds per split (by stable hash): evaluation gets most, so its figures have narrow intervals.
 SPLITS = (("train", 0.25), ("val", 0.15), ("eval", 0.60))
-VARIANTS = {"train": 6, "val": 6, "eval": 8}
+VARIANTS = {"train": 6, "val": 6, "eval": 8, "eval2": 6}
 GENERATED_VARIANTS = 3  # generated captions are many already: bare + 2 decorations
 NEAR_DUP_JACCARD = 0.5
 NEAR_DUP_CONTAINMENT = (
@@ -81,7 +91,31 @@ STYLES: dict[str, dict[str, list[str]]] = {
             " no cap",
         ],
     },
+    # EVAL2's own family: no prefix, suffix or tag here appears in the lists above.
+    "eval2": {
+        "prefix": [
+            "lowkey ",
+            "day 12 of posting: ",
+            "someone explain ",
+            "9x16 render: ",
+            "saw this earlier: ",
+            "fr fr ",
+        ],
+        "suffix": [
+            " #parati",
+            " 😳",
+            " 🙈🙈",
+            " (part 2 soon)",
+            " #capcut",
+            " 🎬",
+            " be honest",
+            " ok bye",
+            " 🫠",
+        ],
+    },
 }
+NEUTRAL_TAGS = ("#video", "#clip", "#new", "#watch")
+EVAL2_NEUTRAL_TAGS = ("#content", "#daily", "#moment", "#share")
 
 
 def split_of(seed: str) -> str:
@@ -93,6 +127,14 @@ def split_of(seed: str) -> str:
         if u <= acc:
             return name
     return SPLITS[-1][0]
+
+
+def seed_split(path: Path, seed: str) -> str:
+    """``train_*`` files always train, ``val_*`` files always validate; other seeds by :func:`split_of`."""
+    for prefix in ("train", "val"):
+        if path.stem.startswith(prefix):
+            return prefix
+    return split_of(seed)
 
 
 def parse_seeds(path: Path) -> list[dict[str, str]]:
@@ -140,7 +182,7 @@ def variants(seed: dict[str, str], split: str, limit: int | None = None) -> list
     rng = random.Random(seed["text"])
     style = STYLES[split]
     # Harmful seeds get neutral tags: a tag naming the harm would hand the label to the classifier.
-    neutral = ("#video", "#clip", "#new", "#watch")
+    neutral = EVAL2_NEUTRAL_TAGS if split == "eval2" else NEUTRAL_TAGS
     topic_tag = " " + rng.choice(neutral) if seed["topic"] in HARM else " #" + seed["topic"].split("_")[0]
     out = [(seed["text"], "bare")]
     makers: list[tuple[str, Callable[[str], str]]] = [
@@ -160,23 +202,22 @@ def variants(seed: dict[str, str], split: str, limit: int | None = None) -> list
     return out
 
 
-def build(dropped: list[str] | None = None) -> list[dict[str, Any]]:
+def build(dropped: list[str] | None = None, seeds: Path = SEEDS, eval2: Path = EVAL2) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    paths = sorted(SEEDS.glob("*.txt"))
+    paths = sorted(seeds.glob("*.txt"))
     held_out = [
         grams(seed["text"])
         for path in paths
-        if not path.stem.startswith("train")
         for seed in parse_seeds(path)
-        if split_of(seed["text"]) != "train"
-    ]
+        if seed_split(path, seed["text"]) != "train"
+    ] + eval2_grams(eval2)
     for path in paths:
-        harmful, train_only = path.stem == "harmful", path.stem.startswith("train")
+        harmful = path.stem == "harmful"
         for i, seed in enumerate(parse_seeds(path)):
             label = seed["topic"] if harmful or seed["topic"] in HARM else "benign"
             if harmful and label not in HARM:
                 raise ValueError(f"{path.name}: unknown harm category {label!r}")
-            split = "train" if train_only else split_of(seed["text"])
+            split = seed_split(path, seed["text"])
             if split == "train" and near_duplicate(grams(seed["text"]), held_out):
                 if dropped is not None:
                     dropped.append(seed["text"])
@@ -196,7 +237,43 @@ def build(dropped: list[str] | None = None) -> list[dict[str, Any]]:
                         "style": style,
                     }
                 )
-    return rows + content_free_rows()
+    return rows + content_free_rows() + eval2_rows(eval2)
+
+
+def eval2_rows(eval2: Path = EVAL2) -> list[dict[str, Any]]:
+    """Every EVAL2 seed in split ``eval2``: harm headers give the label, ``content_free`` stays bare."""
+    rows: list[dict[str, Any]] = []
+    for path in sorted(eval2.glob("*.txt")):
+        for i, seed in enumerate(parse_seeds(path)):
+            topic = seed["topic"]
+            label = topic if topic in HARM or topic == "content_free" else "benign"
+            if path.stem == "harmful" and label not in HARM:
+                raise ValueError(f"eval2/{path.name}: unknown harm category {topic!r}")
+            limit = 1 if label == "content_free" else None
+            for text, style in variants(seed, "eval2", limit):
+                rows.append(
+                    {
+                        "text": text,
+                        "label": label,
+                        "labels": CLASSIFIER_LABELS[label],
+                        "split": "eval2",
+                        "lang": seed["lang"],
+                        "topic": topic,
+                        "group": f"eval2/{path.stem}/{topic}/{i}",
+                        "style": style,
+                    }
+                )
+    return rows
+
+
+def eval2_grams(eval2: Path = EVAL2) -> list[set[str]]:
+    """EVAL2 captions for the near-duplicate filter (content-free ones have too few 4-grams to compare)."""
+    return [
+        grams(seed["text"])
+        for path in sorted(eval2.glob("*.txt"))
+        for seed in parse_seeds(path)
+        if seed["topic"] != "content_free"
+    ]
 
 
 # Content-free prompts for VAL and EVAL (file names, numbers, letters): their own word lists and shapes, so

@@ -18,7 +18,12 @@ Deterministic (fixed seed). Run:
 from __future__ import annotations
 
 import random
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts import harm_families as fam
+from scripts import harm_families_more as more
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "feed_prompts" / "seeds" / "train_generated.txt"
@@ -64,6 +69,7 @@ CF_SHORT = [
 ]
 
 PER_TOPIC = {"self_harm": 110, "graphic_violence": 100, "sexual_minors": 70, "hard_negatives": 220}
+PER_FAMILY = {"self_harm": 14, "graphic_violence": 12}  # third pass: captions per family (harm_families.py)
 
 FRAMES = [
     "{x}", "{x}", "{x}", "pov: {x}", "{x}, filmed on my phone", "realistic clip of {x}", "{x} (part 2)",
@@ -239,6 +245,34 @@ def compose(rng: random.Random, subjects: list[str], acts: list[str], n: int) ->
     return [rng.choice(FRAMES).format(x=f"{s} {a}") for s, a in pairs[:n]]
 
 
+def families(rng: random.Random) -> dict[str, list[tuple[str, str]]]:
+    """Third pass (issue 17): acts by family, told without the lexicon's words, and their look-alikes."""
+    sh: list[str] = []
+    for acts in fam.SELF_HARM_FAMILIES.values():
+        pairs = [(who, act) for who in fam.PEOPLE for act in acts]
+        rng.shuffle(pairs)
+        for (s, p, r, pro), act in pairs[: PER_FAMILY["self_harm"]]:
+            sh.append(rng.choice(FRAMES).format(x=f"{s} " + act.format(p=p, r=r, s=pro)))
+    gv: list[str] = []
+    for acts in fam.VIOLENCE_FAMILIES.values():
+        vpairs = [(who, act) for who in fam.VICTIMS for act in acts]
+        rng.shuffle(vpairs)
+        for (v, p), act in vpairs[: PER_FAMILY["graphic_violence"]]:
+            gv.append(rng.choice(FRAMES).format(x=f"{v} " + act.format(p=p)))
+    gv += [rng.choice(FRAMES).format(x=x) for x in fam.ANIMAL_CRUELTY + fam.GORE_AFTERMATH]
+    benign = [rng.choice(BENIGN_FRAMES).format(x=x) for x in fam.BENIGN_LOOKALIKES for _ in range(2)]
+    sh += [rng.choice(FRAMES).format(x=x) for x in more.SELF_HARM]
+    gv += [rng.choice(FRAMES).format(x=x) for x in more.VIOLENCE]
+    benign += [rng.choice(BENIGN_FRAMES).format(x=x) for x in more.BENIGN for _ in range(2)]
+    return {
+        "self_harm": [("en", t) for t in fam.SELF_HARM_FIRST_PERSON + sh]
+        + fam.SELF_HARM_I18N
+        + more.SELF_HARM_I18N,
+        "graphic_violence": [("en", t) for t in gv] + fam.VIOLENCE_I18N + more.VIOLENCE_I18N,
+        "hard_negatives": [("en", t) for t in benign] + fam.BENIGN_I18N + more.BENIGN_I18N,
+    }
+
+
 def build() -> dict[str, list[tuple[str, str]]]:
     rng = random.Random(17)
     out: dict[str, list[tuple[str, str]]] = {}
@@ -265,6 +299,8 @@ def build() -> dict[str, list[tuple[str, str]]]:
             )
         )
     out["content_free"] = [("en", t) for t in cf]
+    for topic, items in families(random.Random(1703)).items():  # own seed: earlier captions stay identical
+        out[topic] += items
     return out
 
 

@@ -298,11 +298,13 @@ def _describe(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- pinned opener
 
 
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """Connects to pre-vetted addresses instead of resolving ``host`` again."""
+class _Pinned:
+    """Connects to pre-vetted addresses instead of resolving ``host`` again (mixed into both connections)."""
+
+    _create_connection: Any
 
     def __init__(self, host: str, *, pinned: Sequence[str] = (), **kwargs: Any) -> None:
-        super().__init__(host, **kwargs)
+        super().__init__(host, **kwargs)  # type: ignore[call-arg]
         self._pinned = tuple(pinned)
         self._create_connection = self._connect_pinned
 
@@ -312,18 +314,12 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
         return _connect_any(self._pinned, address[1], timeout, source_address)
 
 
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+class _PinnedHTTPConnection(_Pinned, http.client.HTTPConnection):
+    """Plain HTTP to the vetted address."""
+
+
+class _PinnedHTTPSConnection(_Pinned, http.client.HTTPSConnection):
     """TLS variant: connects to the vetted address, verifies the certificate for ``host``."""
-
-    def __init__(self, host: str, *, pinned: Sequence[str] = (), **kwargs: Any) -> None:
-        super().__init__(host, **kwargs)
-        self._pinned = tuple(pinned)
-        self._create_connection = self._connect_pinned
-
-    def _connect_pinned(
-        self, address: tuple[str, int], timeout: float | None = None, source_address: Any = None
-    ) -> socket.socket:
-        return _connect_any(self._pinned, address[1], timeout, source_address)
 
 
 def _connect_any(addresses: Sequence[str], port: int, timeout: float | None, source: Any) -> socket.socket:

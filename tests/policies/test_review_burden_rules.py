@@ -30,10 +30,13 @@ def decide(
 
 
 def test_moderate_prompt_only_self_harm_restricts_instead_of_an_urgent_review(engine: PolicyEngine) -> None:
-    outcome, audience, _, labels = decide(engine, text__self_harm=0.62)
+    # above the classifier leaf (0.75 since 3.2.0), below anything that holds
+    outcome, audience, _, labels = decide(engine, text__self_harm=0.8)
     assert (outcome, audience) == (Outcome.PUBLISH, Audience.ADULT)
     assert "resources.self_harm" in labels
-    assert decide(engine, text__self_harm=0.4)[:2] == (Outcome.PUBLISH, Audience.EVERYONE)
+    # the lexicon's second tier (methods told as acts) restricts the same way, with no review
+    assert decide(engine, prompt__self_harm=0.6)[:2] == (Outcome.PUBLISH, Audience.ADULT)
+    assert decide(engine, text__self_harm=0.7)[:2] == (Outcome.PUBLISH, Audience.EVERYONE)
 
 
 def test_explicit_self_harm_phrases_are_held_urgently_the_classifier_alone_restricts(

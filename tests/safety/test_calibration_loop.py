@@ -142,7 +142,7 @@ def test_moderator_decisions_become_labels_a_candidate_policy_and_a_replay(
     assert 0.8 <= change["proposed"] <= 0.85 and change["proposed_precision"] >= 0.9
     assert change["precision"] < 0.9 and change["interval"][0] < change["precision"] < change["interval"][1]
     candidate = load_policy(out)
-    assert candidate.version == "feedguard-default@3.1.1"
+    assert candidate.version == "feedguard-default@3.2.1"
     assert f"calibrated: text.hate_harassment >= {change['proposed']:g}" in out.read_text()
     assert "text.hate_harassment" in json.loads(out.with_suffix(".calibration.json").read_text())
     # replay: the lower scores, which moderators approved for everyone, are no longer held
