@@ -230,7 +230,7 @@ def _timed_onepass(src: Path, out_dir: Path, one_thread: bool) -> tuple[float, f
     from safety.media import MediaLimits, probe
     from safety.provenance.onepass import EncodePlan, Sampling, sample_and_encode
     from safety.provenance.source import SourceFormat, probe_source
-    from safety.provenance.watermark2 import Embedder
+    from safety.provenance.watermark3 import Embedder
 
     cfg = ProvenanceConfig()
     limits = MediaLimits()

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from safety.provenance.watermark import ALGORITHM as WATERMARK_ALGORITHM_V1
-from safety.provenance.watermark2 import ALGORITHM as WATERMARK_ALGORITHM
+from safety.provenance.watermark2 import ALGORITHM as WATERMARK_ALGORITHM_V2
+from safety.provenance.watermark3 import ALGORITHM as WATERMARK_ALGORITHM
 from safety.publishing import PublishRequest
 
 __all__ = [
@@ -66,6 +67,7 @@ def build_manifest(
     watermarked: bool,
     parent: Parent | None,
     claim_generator: str = "feedguard",
+    watermark_algorithm: str = WATERMARK_ALGORITHM,
 ) -> tuple[dict[str, Any], list[tuple[dict[str, Any], Path]]]:
     """Manifest definition and ingredients (definition, file) for ``Builder`` / ``sign``."""
     event, decision = request.event, request.decision
@@ -120,9 +122,9 @@ def build_manifest(
             {
                 "label": SOFT_BINDING_LABEL,
                 "data": {
-                    "alg": WATERMARK_ALGORITHM,
+                    "alg": watermark_algorithm,
                     "blocks": [{"scope": {}, "value": value}],
-                    "name": "feedguard invisible luma watermark (watermark id)",
+                    "name": "feedguard invisible watermark (watermark id)",
                 },
             }
         )
@@ -153,7 +155,11 @@ def _assertion(manifest: dict[str, Any], label: str) -> Any:
 def soft_binding_id(manifest: dict[str, Any]) -> str | None:
     """The watermark id a manifest declares in its soft-binding assertion, if ours."""
     data = _assertion(manifest, SOFT_BINDING_LABEL)
-    if not isinstance(data, dict) or data.get("alg") not in (WATERMARK_ALGORITHM, WATERMARK_ALGORITHM_V1):
+    if not isinstance(data, dict) or data.get("alg") not in (
+        WATERMARK_ALGORITHM,
+        WATERMARK_ALGORITHM_V2,
+        WATERMARK_ALGORITHM_V1,
+    ):
         return None
     for block in data.get("blocks") or []:
         try:
