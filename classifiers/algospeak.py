@@ -81,6 +81,21 @@ def _kms(match: re.Match[str]) -> str:
 _CODES_RE = tuple((re.compile(p), r) for p, r in _CODES)
 
 
+# Letters spaced out one by one with wider gaps between words ("c h o p p i n g  u p  a  b o d y"): the
+# normalisers join words of three or more letters, so two-letter words ("u p") stayed split.
+_SPACED_LETTERS = re.compile(r"(?<!\w)\w(?: \w)*(?: {2,}\w(?: \w)*){2,}(?!\w)")
+
+
+def _join_letters(match: re.Match[str]) -> str:
+    words = [w.replace(" ", "") for w in re.split(r" {2,}", match.group(0))]
+    return " ".join(words) if max(map(len, words)) >= 3 else match.group(0)
+
+
+def join_spaced(text: str) -> str:
+    """Join words spelled out letter by letter, split by double spaces (run on the un-normalised text)."""
+    return _SPACED_LETTERS.sub(_join_letters, text)
+
+
 def emoji_words(text: str) -> str:
     """Replace evasion emoji by ``emoji_<name>`` tokens, spaced so ``\\b`` works around them."""
     text = _VS.sub("", text)

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from classifiers.algospeak import decode
+from classifiers.algospeak import decode, join_spaced
 from classifiers.base import Detector, DetectorInput, Evidence, Modality, Signal
 from classifiers.text_normalize import normalize
 from classifiers.text_tricks import readings
@@ -24,7 +24,7 @@ def screen_texts(raw: str) -> list[str]:
     reading of each ("seggs", "kms", 🍆💦; issue 17). And the text only NFKC-folded and lower-cased: the
     normalisers strip combining marks and map Cyrillic to Latin, which breaks Hindi, Korean and Russian words.
     Spans refer to the text that matched."""
-    base = list(dict.fromkeys((normalize(raw), *readings(raw))))
+    base = list(dict.fromkeys((normalize(raw), *readings(raw), normalize(join_spaced(raw)))))
     return list(dict.fromkeys((*base, *map(decode, base), unicodedata.normalize("NFKC", raw).lower())))
 
 
