@@ -51,24 +51,33 @@ _CODES: tuple[tuple[str, str], ...] = (
     (r"\bcorn(?= ?(emoji_corn|videos?|vids?|clips?|stars?|sites?|hub|tapes?|content)\b)", "porn"),
     (r"\bemoji_corn (?=(vids?|videos?|clips?|content|stars?|sites?)\b)", "porn "),
     # child abuse material: "cp" only before trading words, never after "has/with" (cerebral palsy)
-    (r"(?<!has )(?<!with )(?<!have )(?<![\d.] )\b(cheese ?pizza|c\.? ?p\b\.?)(?=( (vids?|videos?|clips?|pics)\b|"
-     r".{0,20}\b(trade|trading|swap|dm me|folder|sell\w*|buy\w*|collection|mega link|telegram|for sale)\b))",
-     "child porn"),
+    (
+        r"(?<!has )(?<!with )(?<!have )(?<![\d.] )\b(cheese ?pizza|c\.? ?p\b\.?)(?=( (vids?|videos?|clips?|pics)\b|"
+        r".{0,20}\b(trade|trading|swap|dm me|folder|sell\w*|buy\w*|collection|mega link|telegram|for sale)\b))",
+        "child porn",
+    ),
     (r"\b(trade|trading|swap|selling|buying) (cheese ?pizza|cp)\b", r"\1 child porn"),
     (r"\b(csam|cp porn|pthc|ch[i1]ld ?p[o0]rn|kiddie ?p[o0]rn|kiddy ?p[o0]rn)\b", "child porn"),
     # self-harm
     (r"\bun-?aliv(e|ed|es|ing) (?=(myself|yourself|himself|herself|themselves|me)\b)", "kill "),
     (r"\b(un-?aliv\w*|sewer ?slid\w*|s[uo]ey?side)\b", "suicide"),
     (r"\bkys\b", "kill yourself"),
-    (r"\b(yeet|toss|throw|throwing|yeeting) (myself|yourself|herself|himself) (off|out)\b", "throw myself off"),
+    (
+        r"\b(yeet|toss|throw|throwing|yeeting) (myself|yourself|herself|himself) (off|out)\b",
+        "throw myself off",
+    ),
     (r"\b(s/h|s\.h\.?|shing)\b", "self harm"),
     (r"\bsh (?=(relapse|scars?|cuts?|kit|clean|urges?|streak|wounds?)\b)", "self harm "),
 )
 _KMS = re.compile(r"\b(kms|kmsl)\b")
 # "kms" is kilometres after a number or a quantity word, or before a direction or "away".
-_KM_BEFORE = re.compile(r"(\d|\b(few|couple|many|some|more|less|extra|the|of|per|total|two|three|four|five|ten|"
-                        r"hundred|thousand|last|first))\W{0,2}$")
-_KM_AFTER = re.compile(r"^\W{0,2}(away|from|to|north|south|east|west|long|of|per|run|ride|hike|walk|left|an hour|/h)\b")
+_KM_BEFORE = re.compile(
+    r"(\d|\b(few|couple|many|some|more|less|extra|the|of|per|total|two|three|four|five|ten|"
+    r"hundred|thousand|last|first))\W{0,2}$"
+)
+_KM_AFTER = re.compile(
+    r"^\W{0,2}(away|from|to|north|south|east|west|long|of|per|run|ride|hike|walk|left|an hour|/h)\b"
+)
 
 
 def _kms(match: re.Match[str]) -> str:

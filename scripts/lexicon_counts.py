@@ -2,9 +2,10 @@
 
 Every lexicon pattern's comment in ``policies/files/default.yaml`` states its benign match count; this
 script is where those counts come from. It runs each pattern on the screen's readings
-(:func:`classifiers.prompt_screen.screen_texts`) of every row of ``benchmarks/feed_prompts/feed_prompts.jsonl``::
+(:func:`classifiers.prompt_screen.screen_texts`) of every row of
+``benchmarks/feed_prompts/feed_prompts.jsonl``::
 
-    python scripts/lexicon_counts.py                 # every pattern: benign rows matched / harmful rows matched
+    python scripts/lexicon_counts.py           # every pattern: benign rows matched / harmful rows matched
     python scripts/lexicon_counts.py --category sexual --examples 5
 """
 
