@@ -52,8 +52,10 @@ _CODES: tuple[tuple[str, str], ...] = (
     (r"\bemoji_corn (?=(vids?|videos?|clips?|content|stars?|sites?)\b)", "porn "),
     # child abuse material: "cp" only before trading words, never after "has/with" (cerebral palsy)
     (
-        r"(?<!has )(?<!with )(?<!have )(?<![\d.] )\b(cheese ?pizza|c\.? ?p\b\.?)(?=( (vids?|videos?|clips?|pics)\b|"
-        r".{0,20}\b(trade|trading|swap|dm me|folder|sell\w*|buy\w*|collection|mega link|telegram|for sale)\b))",
+        r"(?<!has )(?<!with )(?<!have )(?<![\d.] )\b(cheese ?pizza|c\.? ?p\b\.?)"
+        r"(?=( (vids?|videos?|clips?|pics)\b|"
+        r".{0,20}\b(trade|trading|swap|dm me|folder|sell\w*|buy\w*|collection|mega link|telegram"
+        r"|for sale)\b))",
         "child porn",
     ),
     (r"\b(trade|trading|swap|selling|buying) (cheese ?pizza|cp)\b", r"\1 child porn"),
