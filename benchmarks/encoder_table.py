@@ -33,7 +33,7 @@ from safety.provenance.config import ProvenanceConfig  # noqa: E402
 from safety.provenance.encode import encode_final, probe_source  # noqa: E402
 from safety.provenance.verify import verify_file  # noqa: E402
 from safety.provenance.watermark import watermark_id_for  # noqa: E402
-from safety.provenance.watermark2 import Embedder  # noqa: E402
+from safety.provenance.watermark3 import Embedder  # noqa: E402
 
 README = ROOT / "benchmarks" / "README.md"
 START, END = "<!-- encoder_table:start -->", "<!-- encoder_table:end -->"

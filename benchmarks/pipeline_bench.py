@@ -230,7 +230,7 @@ def _timed_onepass(src: Path, out_dir: Path, one_thread: bool) -> tuple[float, f
     from safety.media import MediaLimits, probe
     from safety.provenance.onepass import EncodePlan, Sampling, sample_and_encode
     from safety.provenance.source import SourceFormat, probe_source
-    from safety.provenance.watermark2 import Embedder
+    from safety.provenance.watermark3 import Embedder
 
     cfg = ProvenanceConfig()
     limits = MediaLimits()
@@ -278,6 +278,7 @@ class Config:
     paced: float | None = None  # events per second; None = one burst
     rounds: int = 2  # each clip this many times (distinct video ids)
     encode_mode: str = "speculative"  # FEEDGUARD_ENCODE_MODE: one pass, or "after_verdict" (two passes)
+    model_threads: int = 1  # FEEDGUARD_MODEL_THREADS; 0 = the worker's budget (before issue 18's second pass)
 
     @property
     def label(self) -> str:
@@ -285,7 +286,8 @@ class Config:
         mode = f", paced {self.paced:.2f}/s" if self.paced else ""
         workers = f"{self.workers} worker{'s' if self.workers > 1 else ''}"
         passes = "one pass" if self.encode_mode == "speculative" else "two passes (before)"
-        return f"{passes}: {workers}{t}{mode}"
+        models = ", models on the worker's threads (before)" if self.model_threads == 0 else ""
+        return f"{passes}: {workers}{t}{mode}{models}"
 
 
 @dataclass
@@ -380,6 +382,20 @@ def _load() -> float:
     return os.getloadavg()[0]
 
 
+PY_SPY: Path | None = None  # --py-spy: where each worker's profile goes
+
+
+def _py_spy(pid: int, label: str) -> None:
+    """Sample a worker (``py-spy record --native``, raw collapsed stacks) until it exits."""
+    if PY_SPY is None:
+        return
+    PY_SPY.mkdir(parents=True, exist_ok=True)
+    out = PY_SPY / f"{re.sub(r'[^a-z0-9]+', '-', label.lower()).strip('-')}-{pid}.txt"
+    cmd = ["py-spy", "record", "-p", str(pid), "--native", "--threads", "--rate", "50", "--format", "raw",
+           "-o", str(out)]  # fmt: skip
+    subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def run_pipeline(clips: list[Clip], cfg: Config, root: Path, media: Path, timeout_s: float) -> Run:
     run = Run(cfg, rss_kb=[0] * cfg.workers, cpu_s=[0.0] * cfg.workers, child_rss_kb=[0] * cfg.workers)
     rdir = root / re.sub(r"[^a-z0-9]+", "-", cfg.label.lower()).strip("-")
@@ -396,6 +412,7 @@ def run_pipeline(clips: list[Clip], cfg: Config, root: Path, media: Path, timeou
         env = dict(os.environ, FEEDGUARD_SESSION_TIMEOUT_MS="2000", PYTHONPATH=str(REPO))
         env.pop("FEEDGUARD_WORKER_THREADS", None)
         env["FEEDGUARD_ENCODE_MODE"] = cfg.encode_mode
+        env["FEEDGUARD_MODEL_THREADS"] = str(cfg.model_threads)
         if cfg.threads:
             env["FEEDGUARD_WORKER_THREADS"] = str(cfg.threads)
         procs: list[subprocess.Popen[bytes]] = []
@@ -410,6 +427,7 @@ def run_pipeline(clips: list[Clip], cfg: Config, root: Path, media: Path, timeou
             logf = open(rdir / f"worker{i}.log", "w")  # noqa: SIM115
             p = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             procs.append(p)
+            _py_spy(p.pid, cfg.label)
             lines: list[str] = []
             logs.append(lines)
             for target, a in ((_pump, (p.stdout, lines, logf)), (_watch, (p, run, i))):
@@ -552,7 +570,17 @@ def main() -> int:
     ap.add_argument(
         "--no-two-pass", action="store_true", help="skip today's two-pass path (encode_mode=after_verdict)"
     )
+    ap.add_argument(
+        "--py-spy", type=Path, help="record each worker with py-spy (raw stacks) into this directory"
+    )
+    ap.add_argument(
+        "--no-model-threads-before",
+        action="store_true",
+        help="skip the one-pass run whose model sessions use the worker's threads (model_threads=0)",
+    )
     args = ap.parse_args()
+    global PY_SPY
+    PY_SPY = args.py_spy
     started = time.perf_counter()
     cmdline = "python benchmarks/pipeline_bench.py" + "".join(f" {a}" for a in sys.argv[1:])
 
@@ -576,6 +604,8 @@ def main() -> int:
             ]
             if not args.quick:
                 configs.append(Config("w1-t1", 1, max(1, NCPU // 2), encode_mode=mode))
+        if not args.no_model_threads_before and NCPU > 1:  # last: the report picks the first match
+            configs.append(Config("w1-mt", 1, NCPU, model_threads=0))
         tries: dict[str, list[Run]] = {}
         for rnd in range(args.e2e_rounds):  # rounds interleave the configurations
             for cfg in configs:

@@ -280,9 +280,9 @@ def goal_figures(r: Run, clips: list[Clip], fm: dict[str, float]) -> dict[str, f
 def goals_table(burst: list[Run], clips: list[Clip], fm: dict[str, float]) -> list[str]:
     """One pass against two passes (today's path) on the issue's goals, same run."""
 
-    def pick(mode: str, workers: int) -> Run | None:
-        return next((r for r in burst if r.cfg.encode_mode == mode and r.cfg.workers == workers and r.stages),
-                    None)  # fmt: skip
+    def pick(mode: str, workers: int, model_threads: int = 1) -> Run | None:
+        return next((r for r in burst if r.cfg.encode_mode == mode and r.cfg.workers == workers and r.stages
+                     and r.cfg.model_threads == model_threads), None)  # fmt: skip
 
     rows = [("CPU s/video / decode+watermark+encode CPU (1 core), 2 workers", "cpu", 2, "<= 1.15"),
             ("one video: stage sum / decode+watermark+encode wall, 1 worker", "lat", 1, "<= 1.15"),
@@ -301,6 +301,23 @@ def goals_table(burst: list[Run], clips: list[Clip], fm: dict[str, float]) -> li
             cells.append(f"{goal_figures(r, clips, fm)[key]:.2f}" if r else "-")
         out.append(f"| {label} | {target} | {' | '.join(cells)} |")
     out.append("")
+    after = pick("speculative", 1)
+    before = pick("speculative", 1, model_threads=0)
+    if after and before and after.cfg.threads == before.cfg.threads:
+        out += [
+            f"**(f) Model sessions on 1 thread against the worker's {after.cfg.threads}** (one pass, "
+            "1 worker, same run; `FEEDGUARD_MODEL_THREADS=1`, the default, against `0`)",
+            "",
+            "| figure | models on 1 thread | models on the worker's threads (before) |",
+            "|---|--:|--:|",
+        ]
+        fa, fb = goal_figures(after, clips, fm), goal_figures(before, clips, fm)
+        for name, key in (("CPU s/video / decode+watermark+encode CPU (1 core)", "cpu"),
+                          ("one video: stage sum / decode+watermark+encode wall", "lat"),
+                          ("videos/s / decode+encode throughput floor", "thr")):  # fmt: skip
+            out.append(f"| {name} | {fa[key]:.2f}x | {fb[key]:.2f}x |")
+        out.append(f"| CPU s per video | {after.cpu_per_video():.2f} | {before.cpu_per_video():.2f} |")
+        out.append("")
     return out
 
 

@@ -1,7 +1,11 @@
-"""Watermark evaluation (issue 16): natural clips x attacks, costs, false positives, scheme 1 vs 2.
+"""Watermark evaluation (issue 16): natural clips x attacks, costs, false positives, schemes 3, 2, 1.
 
     nice -n 10 python benchmarks/watermark_eval.py [--quick] [--cache /tmp/fg-wm-cache] [--seconds 6]
-        [--clips a,b] [--attacks x,y] [--schemes 2,1] [--fp-stills 400] [--out benchmarks/WATERMARK.md]
+        [--clips a,b] [--attacks x,y] [--schemes 3,2] [--fp-stills 400] [--out benchmarks/WATERMARK.md]
+
+Scheme 3 (published) gets every attack; schemes 2 and 1 get their costs and the attacks named by
+``--s2-attacks`` / ``--s1-attacks`` (none by default: their full tables come from the run before
+scheme 3, ``benchmarks/results/watermark_before_scheme3.json``, same command, clips and attacks).
 
 Incremental and resumable: clips, final encodes, attacked copies and every detection result are
 cached under ``--cache`` (results in ``results.jsonl``), so an interrupted run continues where it
@@ -39,10 +43,11 @@ import wm_report  # noqa: E402
 
 from safety.provenance import watermark as wm1  # noqa: E402
 from safety.provenance import watermark2 as wm2  # noqa: E402
+from safety.provenance import watermark3 as wm3  # noqa: E402
 from safety.provenance.config import ProvenanceConfig  # noqa: E402
 from safety.provenance.encode import encode_final, probe_source  # noqa: E402
 from safety.provenance.verify import detect_any  # noqa: E402
-from safety.provenance.wmread import detection_luma as mean_luma  # noqa: E402
+from safety.provenance.wmread import detection_planes  # noqa: E402
 
 X264 = ["-c:v", "libx264", "-preset", "medium"]
 FAST = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23"]
@@ -194,15 +199,15 @@ def final_encodes(clip: str, src: Path, cache: Cache, scheme: int) -> tuple[Path
         encode_final(src, plain, fmt, mark=None, crf=cfg.crf, preset=cfg.preset)
     key = f"cost|{clip}|s{scheme}"
     if not marked.exists() or cache.get(key) is None:
-        strength = cfg.watermark_strength if scheme == 2 else 2.0
-        emb_cls = wm2.Embedder if scheme == 2 else wm1.Embedder
+        strength = {3: cfg.watermark_strength, 2: 2.3, 1: 2.0}[scheme]  # 2.3: scheme 2's shipped default
+        emb_cls = {3: wm3.Embedder, 2: wm2.Embedder, 1: wm1.Embedder}[scheme]
         emb = emb_cls(wid_for(clip, scheme), fmt.width, fmt.height, strength)
         tmp = marked.with_suffix(".part.mp4")
         t0 = time.perf_counter()
         encode_final(src, tmp, fmt, mark=emb, crf=cfg.crf, preset=cfg.preset)
         enc_s = time.perf_counter() - t0
         tmp.rename(marked)
-        psnr, ssim = wm_report.quality(marked, plain, fmt.width, fmt.height)
+        psnr, ssim, chroma_psnr = wm_report.quality(marked, plain, fmt.width, fmt.height)
         cost = (marked.stat().st_size / plain.stat().st_size - 1) * 100
         cache.put(
             {
@@ -212,6 +217,7 @@ def final_encodes(clip: str, src: Path, cache: Cache, scheme: int) -> tuple[Path
                 "size_pct": cost,
                 "psnr": psnr,
                 "ssim": ssim,
+                "chroma_psnr": chroma_psnr,
                 "plain_kbps": plain.stat().st_size * 8 / 1000 / fmt.duration_s,
                 "encode_s": enc_s,
             }
@@ -226,10 +232,10 @@ def _cpu() -> float:
 
 def detect_row(path: Path, expect: str | None) -> dict[str, object]:
     t0 = _cpu()  # CPU seconds (ours + ffmpeg's): the machine is shared, wall time says little
-    mean, frames = mean_luma(path)
+    planes, frames = detection_planes(path)
     t1 = _cpu()
-    det, scheme = detect_any(mean, frames, wm1.DEFAULT_KEY)
-    t2 = time.process_time()
+    det, scheme = detect_any(planes, frames, wm1.DEFAULT_KEY)
+    t2 = _cpu()
     return {
         "found": det.watermark_id,
         "ok": expect is not None and det.watermark_id == expect,
@@ -259,8 +265,10 @@ def attack(clip: str, src: Path, name: str, cache: Cache, kind: str) -> None:
     )
 
 
-def fp_stills(cache: Cache, count: int) -> None:
-    """Unmarked synthetic 'videos' (photo crops, noise, motion blur of a pan) straight to the detector."""
+def fp_stills(cache: Cache, count: int, part: tuple[int, int] = (0, 1)) -> None:
+    """Unmarked synthetic 'videos' (photo crops, noise, motion blur of a pan) straight to the detector;
+    still ``i`` draws from its own generator, so a resumed or split run (``part`` k of n) makes the
+    same stills."""
     import cv2
 
     names = [
@@ -281,26 +289,32 @@ def fp_stills(cache: Cache, count: int) -> None:
         "retina",
         "immunohistochemistry",
     ]
-    rng = np.random.default_rng(16)
-    for i in range(count):
+    for i in range(part[0], count, part[1]):
         key = f"fpstill|{i}"
         if cache.get(key) is not None:
             continue
+        rng = np.random.default_rng([16, i])
         name = names[i % len(names)]
         try:
             img = wm_clips._img(name)
         except AttributeError:
             img = wm_clips._img("astronaut")
-        gray = cv2.cvtColor(np.clip(img, 0, 255).astype(np.uint8), cv2.COLOR_BGR2GRAY).astype(np.float32)
-        w = int(rng.choice([426, 640, 854, 1280]))
-        h = w * 9 // 16 if rng.random() < 0.8 else w * 16 // 9 // 2
-        big = cv2.resize(gray, (w * 2, h * 2)) if gray.shape[1] < w * 2 or gray.shape[0] < h * 2 else gray
+        ycc = cv2.cvtColor(np.clip(img, 0, 255).astype(np.uint8), cv2.COLOR_BGR2YCrCb).astype(np.float32)
+        w = int(rng.choice([426, 640, 854, 1280])) // 2 * 2
+        h = (w * 9 // 16 if rng.random() < 0.8 else w * 16 // 9 // 2) // 2 * 2
+        big = cv2.resize(ycc, (w * 2, h * 2)) if ycc.shape[1] < w * 2 or ycc.shape[0] < h * 2 else ycc
         y, x = int(rng.integers(0, big.shape[0] - h + 1)), int(rng.integers(0, big.shape[1] - w + 1))
-        frame = big[y : y + h, x : x + w] * rng.uniform(0.3, 1.1) + rng.normal(0, rng.uniform(0.2, 4), (h, w))
-        if rng.random() < 0.5:
-            frame = cv2.blur(frame, (int(rng.integers(1, 40)), 1))  # a pan averaged over frames
+        gain, sigma, pan = rng.uniform(0.3, 1.1), rng.uniform(0.2, 4), int(rng.integers(1, 40))
+        blurred = rng.random() < 0.5  # a pan averaged over frames
+        planes = []
+        for c, scale in ((0, 1), (2, 2), (1, 2)):  # Y, Cb (= U), Cr (= V); chroma at half size
+            p = big[y : y + h, x : x + w, c]
+            p = (p * gain if c == 0 else 128 + (p - 128) * gain) + rng.normal(0, sigma, (h, w))
+            p = cv2.blur(p, (pan, 1)) if blurred else p
+            p = cv2.resize(p, (w // scale, h // scale), interpolation=cv2.INTER_AREA) if scale > 1 else p
+            planes.append(np.clip(p, 0, 255).astype(np.float32))
         t0 = time.perf_counter()
-        det, scheme = detect_any(np.clip(frame, 0, 255).astype(np.float32), 24, wm1.DEFAULT_KEY)
+        det, scheme = detect_any((planes[0], planes[1], planes[2]), 24, wm1.DEFAULT_KEY)
         cache.put(
             {
                 "key": key,
@@ -320,11 +334,15 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=None)
     ap.add_argument("--clips", default=None)
     ap.add_argument("--attacks", default=None)
-    ap.add_argument("--schemes", default="2,1")
-    ap.add_argument("--s1-attacks", default=",".join(S1_ATTACKS), help="attacks run on scheme 1 (comparison)")
+    ap.add_argument("--schemes", default="3,2")
+    ap.add_argument("--s2-attacks", default="", help="attacks re-run on scheme 2 (comparison)")
+    ap.add_argument(
+        "--s1-attacks", default="", help=f"attacks re-run on scheme 1 (e.g. {','.join(S1_ATTACKS)})"
+    )
     ap.add_argument("--fp-stills", type=int, default=400)
     ap.add_argument("--no-fp-attacks", action="store_true")
     ap.add_argument("--only-fp-stills", action="store_true", help="only the synthetic false-positive study")
+    ap.add_argument("--fp-part", default="0/1", help="k/n: this process makes stills k, k+n, ...")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "WATERMARK.md")
     args = ap.parse_args()
     seconds = args.seconds or (4.0 if args.quick else 6.0)
@@ -334,16 +352,18 @@ def main() -> int:
     cache = Cache(args.cache / f"{int(seconds * 10)}ds")
     started = time.perf_counter()
     if args.only_fp_stills:
-        fp_stills(cache, args.fp_stills)
+        k, n = (int(x) for x in args.fp_part.split("/"))
+        fp_stills(cache, args.fp_stills, (k, n))
         return 0
     sources = {clip: wm_clips.render(clip, cache.root / f"{clip}.src.mp4", seconds) for clip in clips}
-    for scheme in schemes:  # scheme 2 first: partial runs already answer the main question
+    only = {2: args.s2_attacks.split(","), 1: args.s1_attacks.split(",")}
+    for scheme in schemes:  # scheme 3 first: partial runs already answer the main question
         for clip, src in sources.items():
             marked, _ = final_encodes(clip, src, cache, scheme)
             key = f"clean|{clip}|s{scheme}"
             if cache.get(key) is None:
                 cache.put({"key": key, "clip": clip, **detect_row(marked, wid_for(clip, scheme))})
-            for name in attacks if scheme == 2 else [a for a in attacks if a in args.s1_attacks.split(",")]:
+            for name in attacks if scheme == 3 else [a for a in attacks if a in only[scheme]]:
                 attack(clip, marked, name, cache, f"s{scheme}")
     for clip in [] if args.no_fp_attacks else clips:
         for name in [a for a in FP_ATTACKS if a in attacks]:

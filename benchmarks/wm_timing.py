@@ -3,8 +3,8 @@
     nice -n 10 python benchmarks/wm_timing.py [--work /tmp/fg-wm-timing]
 
 CPU seconds of this process plus its ffmpeg children (the machine is shared, so wall time says
-little): the mean-luma decode of up to 240 frames, then ``verify.detect_any`` (scheme 2, and the
-scheme 1 fallback when scheme 2 finds nothing, as on the unmarked copy).
+little): the decode of the mean Y, U, V planes of up to 240 frames, then ``verify.detect_any``
+(scheme 3, and the scheme 2 and 1 fallbacks when it finds nothing, as on the unmarked copy).
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import wm_clips  # noqa: E402
 
 from safety.provenance import watermark as wm1  # noqa: E402
-from safety.provenance import watermark2 as wm2  # noqa: E402
+from safety.provenance import watermark3 as wm3  # noqa: E402
 from safety.provenance.config import ProvenanceConfig  # noqa: E402
 from safety.provenance.encode import encode_final, probe_source  # noqa: E402
 from safety.provenance.verify import detect_any  # noqa: E402
-from safety.provenance.wmread import detection_luma as mean_luma  # noqa: E402
+from safety.provenance.wmread import detection_planes  # noqa: E402
 
 
 def cpu() -> float:
@@ -41,18 +41,18 @@ def main() -> int:
     cfg = ProvenanceConfig()
     src = wm_clips.render("handheld-shake", args.work / "shake-10s.mp4", 10.0)
     fmt = probe_source(src)
-    marked, plain = args.work / "marked.mp4", args.work / "plain.mp4"
+    marked, plain = args.work / "marked-s3.mp4", args.work / "plain.mp4"
     if not marked.exists():
-        emb = wm2.Embedder("0123456789abcdef", fmt.width, fmt.height, cfg.watermark_strength)
+        emb = wm3.Embedder("0123456789abcdef", fmt.width, fmt.height, cfg.watermark_strength)
         encode_final(src, marked, fmt, mark=emb, crf=cfg.crf, preset=cfg.preset)
     if not plain.exists():
         encode_final(src, plain, fmt, mark=None, crf=cfg.crf, preset=cfg.preset)
     for path in (marked, plain):
         for _ in range(2):
             c0 = cpu()
-            mean, frames = mean_luma(path)
+            planes, frames = detection_planes(path)
             c1 = cpu()
-            det, scheme = detect_any(mean, frames, wm1.DEFAULT_KEY)
+            det, scheme = detect_any(planes, frames, wm1.DEFAULT_KEY)
             c2 = cpu()
             print(
                 f"{path.name}: {frames} frames, id {det.watermark_id} ({scheme}); decode {c1 - c0:.2f} "

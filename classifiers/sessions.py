@@ -4,8 +4,12 @@ A worker process runs its detectors one after the other, and several workers usu
 machine (``cores / workers`` threads each). Three things follow, measured in
 ``benchmarks/pipeline_bench.py``:
 
-* threads per session come from the worker's share of the cores when the service sets it
-  (:func:`set_worker_threads`, from ``Settings.worker_threads``), else 2;
+* threads per session: what the service sets (:func:`set_model_threads`, ``Settings.model_threads``,
+  1 by default), else the worker's share of the cores (:func:`set_worker_threads`), else 2. Frames
+  reach the models while ffmpeg encodes on every core of the worker's share, so a second intra-op
+  thread mostly waits for a core and synchronises: it cost 6-8 % more model CPU per video
+  (benchmarks/README.md, issue 18). Outputs do not depend on the thread count
+  (tests/classifiers/test_sessions.py);
 * intra-op threads do not spin-wait between operators (``allow_spinning=0``): spinning threads
   burn the CPU that ffmpeg or the other worker on the same cores needs;
 * detectors that load the same model file with the same thread count share one session
@@ -32,6 +36,7 @@ __all__ = [
     "default_batch",
     "default_threads",
     "prefetcher",
+    "set_model_threads",
     "set_worker_threads",
     "shared_session",
     "worker_threads",
@@ -42,6 +47,7 @@ T = TypeVar("T")
 
 _DEFAULT_THREADS = 2
 _worker_threads: int | None = None  # set by the service's composition root, before models load
+_model_threads: int | None = None  # likewise; None: the worker's budget
 
 _lock = threading.Lock()
 _sessions: weakref.WeakValueDictionary[tuple[str, int], Any] = weakref.WeakValueDictionary()
@@ -63,9 +69,18 @@ def worker_threads() -> int | None:
     return _worker_threads
 
 
+def set_model_threads(threads: int | None) -> None:
+    """Set the intra-op threads of model sessions made from now on; None: the worker's budget (see
+    :func:`default_threads`). Called by whoever builds the runtime, before models load."""
+    global _model_threads
+    if threads is not None and threads < 1:
+        raise ValueError(f"model threads must be >= 1, got {threads}")
+    _model_threads = threads
+
+
 def default_threads() -> int:
-    """Threads one model session may use: the worker's budget, else 2."""
-    return worker_threads() or _DEFAULT_THREADS
+    """Threads one model session may use: the model budget, else the worker's budget, else 2."""
+    return _model_threads or worker_threads() or _DEFAULT_THREADS
 
 
 def default_batch() -> int:

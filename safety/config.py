@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     # Cores one worker process may keep busy (ffmpeg, x264, ONNX Runtime): cores / workers per host.
     # Unset: ffmpeg picks its own threads and each model session uses 2.
     worker_threads: int | None = Field(default=None, ge=1, le=256)
+    # Intra-op threads per model session (ONNX Runtime); 0: the worker's budget (before issue 18).
+    # 1 by default: the models run while ffmpeg encodes on the worker's cores, and a second thread
+    # cost 6-8 % more model CPU (benchmarks/README.md, issue 18); outputs are the same either way.
+    model_threads: int = Field(default=1, ge=0, le=256)
     publish_timeout_s: float = 900.0  # watermark + final encode + sign of up to 180 s of 4K
     # "speculative": one decode samples the frames and encodes the watermarked asset while the
     # detectors run (the encode is thrown away unless the verdict is publish); "after_verdict":

@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from classifiers import Detector
-from classifiers.sessions import set_worker_threads
+from classifiers.sessions import set_model_threads, set_worker_threads
 from policies import load_policy
 from safety.assets import LocalAssetStore
 from safety.config import Settings
@@ -57,6 +57,7 @@ def build_publisher(settings: Settings, db: Database) -> Publisher:
 def build_pipeline(settings: Settings, db: Database, publisher: Publisher | None = None) -> Pipeline:
     """The pipeline with its registry-backed detectors (likeness reads the cameo registry in ``db``)."""
     set_worker_threads(settings.worker_threads)  # ffmpeg calls and model sessions, before they load
+    set_model_threads(settings.model_threads or None)
     policy = load_policy(settings.policy_file)
     shadow = load_policy(settings.shadow_policy_file) if settings.shadow_policy_file else None
     likeness = build_likeness_detector(settings, db, poll_s=settings.registry_poll_s)

@@ -28,10 +28,10 @@ class ProvenanceConfig(BaseModel):
     algorithm: Algorithm = "es256"
     tsa_url: str | None = None  # RFC 3161 timestamp authority; production should set one
     watermark: bool = True
-    # Luma offset of the invisible mark (scheme 2) at 720p (99th percentile, 8-bit levels; frames
-    # below 720p get up to 1.5x, see watermark.effective_strength). Chosen by measurement: >= 42 dB
-    # PSNR against the unmarked encode, robustness vs bitrate cost (benchmarks/WATERMARK.md).
-    watermark_strength: float = Field(default=2.3, gt=0.0, le=8.0)
+    # Chroma offset of the invisible mark (scheme 3: +U, -V) at 720p (99th percentile, 8-bit levels;
+    # frames below 720p get up to 1.5x, see watermark.effective_strength). Chosen by measurement:
+    # robustness vs bitrate cost, luma PSNR/SSIM against the unmarked encode (benchmarks/WATERMARK.md).
+    watermark_strength: float = Field(default=1.6, gt=0.0, le=8.0)
     # Frames the detector averages at most (more = slower verify, stronger evidence).
     watermark_max_frames: int = Field(default=240, ge=1, le=2000)
     # Secret that seeds the chip layout. Unset, a public default is used: anyone with this code can

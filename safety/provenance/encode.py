@@ -1,4 +1,4 @@
-"""The final encode: decode to yuv420p, add the watermark to the Y plane, encode H.264, in one ffmpeg.
+"""The final encode: decode to yuv420p, add the watermark (scheme 3: U and V; 1 and 2: Y), encode H.264.
 
 Working on yuv420p avoids any RGB round trip (colour conversions blur a faint mark and cost
 time); only the Y plane is touched. The mark is constant over a video, so ffmpeg adds it itself

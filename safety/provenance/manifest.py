@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from safety.provenance.watermark import ALGORITHM as WATERMARK_ALGORITHM_V1
-from safety.provenance.watermark2 import ALGORITHM as WATERMARK_ALGORITHM
+from safety.provenance.watermark2 import ALGORITHM as WATERMARK_ALGORITHM_V2
+from safety.provenance.watermark3 import ALGORITHM as WATERMARK_ALGORITHM
 from safety.publishing import PublishRequest
 
 __all__ = [
@@ -153,7 +154,11 @@ def _assertion(manifest: dict[str, Any], label: str) -> Any:
 def soft_binding_id(manifest: dict[str, Any]) -> str | None:
     """The watermark id a manifest declares in its soft-binding assertion, if ours."""
     data = _assertion(manifest, SOFT_BINDING_LABEL)
-    if not isinstance(data, dict) or data.get("alg") not in (WATERMARK_ALGORITHM, WATERMARK_ALGORITHM_V1):
+    if not isinstance(data, dict) or data.get("alg") not in (
+        WATERMARK_ALGORITHM,
+        WATERMARK_ALGORITHM_V2,
+        WATERMARK_ALGORITHM_V1,
+    ):
         return None
     for block in data.get("blocks") or []:
         try:

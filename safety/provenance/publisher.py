@@ -32,7 +32,7 @@ from safety.provenance.onepass import EncodePlan
 from safety.provenance.signing import ProvenanceSigner, reader_context
 from safety.provenance.store import ProvenanceStore
 from safety.provenance.watermark import watermark_id_for
-from safety.provenance.watermark2 import Embedder
+from safety.provenance.watermark3 import Embedder
 from safety.publishing import CopyPublisher, PreparedAsset, PublishedAsset, PublishRequest
 from safety.store.db import Database
 from safety.store.models import utcnow

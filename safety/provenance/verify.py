@@ -20,7 +20,7 @@ from typing import Any, Literal
 import c2pa
 from sqlalchemy.exc import SQLAlchemyError
 
-from safety.provenance import watermark2
+from safety.provenance import watermark2, watermark3
 from safety.provenance.encode import EncodeError
 from safety.provenance.manifest import summarize
 from safety.provenance.models import ProvenanceRecord
@@ -30,7 +30,7 @@ from safety.provenance.store import ProvenanceStore
 from safety.provenance.watermark import ALGORITHM as ALGORITHM_V1
 from safety.provenance.watermark import DEFAULT_KEY, Detection
 from safety.provenance.watermark import detect as detect_v1
-from safety.provenance.wmread import detection_luma
+from safety.provenance.wmread import Planes, detection_planes
 from safety.store.db import Database
 
 __all__ = ["VerifyReport", "WatermarkReport", "verify_file"]
@@ -143,26 +143,33 @@ def _failures(results: dict[str, Any]) -> list[dict[str, str]]:
 
 def _watermark(path: Path, max_frames: int, key: bytes) -> WatermarkReport:
     try:
-        mean, frames = detection_luma(path, max_frames=max_frames)
+        planes, frames = detection_planes(path, max_frames=max_frames)
     except (EncodeError, OSError, ValueError) as exc:
         return WatermarkReport(found=False, error=str(exc)[:500])
-    det, scheme = detect_any(mean, frames, key)
+    det, scheme = detect_any(planes, frames, key)
     return WatermarkReport(
         det.found, det.watermark_id, det.confidence, det.sync_z, det.bit_agreement, frames, scheme=scheme
     )
 
 
-def detect_any(mean: Any, frames: int, key: bytes) -> tuple[Detection, str | None]:
-    """Scheme 2 (published since issue 16) first, then scheme 1 for videos published before it.
+def detect_any(mean: Planes | Any, frames: int, key: bytes) -> tuple[Detection, str | None]:
+    """Scheme 3 (in chroma: needs the mean Y, U, V planes) first, then scheme 2 and scheme 1 on Y
+    for videos published before it; ``mean`` may be the Y plane alone (then only schemes 2, 1).
 
-    Each is CRC-checked, so trying both at most doubles the (already ~1e-6) chance of a false id.
+    Each is CRC-checked, so trying all three at most triples the (~1e-6) chance of a false id.
     """
-    det: Detection = watermark2.detect(mean, frames, key=key)
-    if det.found:
-        return det, watermark2.ALGORITHM
-    old = detect_v1(mean, frames, key=key)
-    if old.found:
-        return old, ALGORITHM_V1
+    y = mean[0] if isinstance(mean, tuple) else mean
+    det: Detection | None = None
+    if isinstance(mean, tuple):
+        det = watermark3.detect(mean, frames, key=key)
+        if det.found:
+            return det, watermark3.ALGORITHM
+    for detector, algorithm in ((watermark2.detect, watermark2.ALGORITHM), (detect_v1, ALGORITHM_V1)):
+        old: Detection = detector(y, frames, key=key)
+        if old.found:
+            return old, algorithm
+        det = det or old
+    assert det is not None
     return det, None
 
 

@@ -5,8 +5,8 @@ Why this design (measurements: benchmarks/WATERMARK.md):
 
 * Same payload coding as scheme 1 (64-bit id + keyed CRC-24, K=7 convolutional code, soft
   Viterbi), so a CRC mismatch still means "no watermark", never a wrong id.
-* Cells are 1/``CELLS_PER_SIDE`` of the short side, twice as large as scheme 1's, smooth (cubic)
-  and only mildly high-passed (``SHAPE`` 0.5 vs 0.7): lower spatial frequencies survive a downscale
+* Cells are 1/45 of the short side, twice as large as scheme 1's, smooth (cubic)
+  and only mildly high-passed (0.5 vs 0.7): lower spatial frequencies survive a downscale
   to 240 px and heavy re-encodes better and cost the encoder less where content moves under the
   still mark (measured: median +22 % size vs scheme 1's +33 % on the same clips, still above the
   +10 % goal; CRF 40 on static or smooth content is still lost half the time).
@@ -40,13 +40,23 @@ from safety.provenance.watermark import Embedder as _V1Embedder
 from safety.provenance.watermark import _layout as _v1_layout
 from safety.provenance.watermark import tile_values as _v1_tile_values
 
-__all__ = ["ALGORITHM", "Embedder", "detect", "pattern"]
+__all__ = ["ALGORITHM", "V2", "Embedder", "Scheme", "detect", "pattern"]
 
-ALGORITHM = "org.feedguard.watermark.ss-luma.2"
 
-CELLS_PER_SIDE = 45  # cells along the frame's short side
+@dataclass(frozen=True)
+class Scheme:
+    """What differs between published versions of this mark: cell size, shaping, layout domain.
+    A new version gets a new domain (its pilot is then noise to the others' detectors)."""
+
+    algorithm: str
+    cells_per_side: int  # cells along the frame's short side
+    shape: float  # high-pass shaping of the cell grid (see watermark.shape_cells)
+    domain: bytes  # separates the versions' layouts drawn from the same key
+
+
+V2 = Scheme("org.feedguard.watermark.ss-luma.2", 45, 0.5, b"v2:")
+ALGORITHM = V2.algorithm
 TILE = 32  # cells per tile side
-SHAPE = 0.5  # high-pass shaping of the cell grid (see _shape)
 MEDIAN = 5  # content predictor: median over MEDIAN x MEDIAN residual samples
 WEIGHT_WINDOW = 7  # residual samples over which the local texture RMS is measured
 FLOOR = 0.3  # luma levels added to that RMS (a flat, mark-less area must not weigh without bound)
@@ -62,21 +72,25 @@ CANDIDATES = 16  # best-ranked geometries that go to the Viterbi decoder
 F32 = npt.NDArray[np.float32]
 
 
-_DOMAIN = b"v2:"  # scheme 2's layout: drawn from the same key, independent of scheme 1's
+def _layout(key: bytes, scheme: Scheme = V2) -> _Layout:
+    return _v1_layout(key, scheme.domain)
 
 
-def _layout(key: bytes) -> _Layout:
-    return _v1_layout(key, _DOMAIN)
+def tile_values(watermark_id: str, key: bytes = DEFAULT_KEY, scheme: Scheme = V2) -> F32:
+    return _v1_tile_values(watermark_id, key, scheme.domain)
 
 
-def tile_values(watermark_id: str, key: bytes = DEFAULT_KEY) -> F32:
-    return _v1_tile_values(watermark_id, key, _DOMAIN)
-
-
-def pattern(watermark_id: str, width: int, height: int, strength: float, key: bytes = DEFAULT_KEY) -> F32:
+def pattern(
+    watermark_id: str,
+    width: int,
+    height: int,
+    strength: float,
+    key: bytes = DEFAULT_KEY,
+    scheme: Scheme = V2,
+) -> F32:
     """The luma offset for a ``width`` x ``height`` frame, 99th percentile of |offset| = ``strength``."""
-    cells = shape_cells(tile_values(watermark_id, key), SHAPE)
-    cell_px = min(width, height) / CELLS_PER_SIDE
+    cells = shape_cells(tile_values(watermark_id, key, scheme), scheme.shape)
+    cell_px = min(width, height) / scheme.cells_per_side
     rows = int(np.ceil(height / cell_px)) + 2
     cols = int(np.ceil(width / cell_px)) + 2
     grid = np.tile(cells, (rows // TILE + 1, cols // TILE + 1))[:rows, :cols]
@@ -88,23 +102,24 @@ def pattern(watermark_id: str, width: int, height: int, strength: float, key: by
 class Embedder(_V1Embedder):
     """One video's mark: scheme 1's embedder (``apply``, ``grain_frame``) with scheme 2's pattern."""
 
-    algorithm = ALGORITHM
+    scheme = V2
+    algorithm = V2.algorithm
 
-    @staticmethod
-    def pattern(watermark_id: str, width: int, height: int, strength: float, key: bytes) -> F32:
-        return pattern(watermark_id, width, height, strength, key)
+    @classmethod
+    def pattern(cls, watermark_id: str, width: int, height: int, strength: float, key: bytes) -> F32:
+        return pattern(watermark_id, width, height, strength, key, cls.scheme)
 
 
 # ----------------------------------------------------------------------------- detection
 
 
-def _residual(mean: F32) -> F32:
+def _residual(mean: F32, scheme: Scheme = V2) -> F32:
     """Sign of (content - 5x5 median) on a grid of ``BASE_SPC`` samples per nominal cell, weighted
     by 1 / (local residual RMS + ``FLOOR``): a sign in strong texture is nearly a coin toss, one in
     a smooth area mostly the mark's. Measured on 20 hard attacked copies (CRF 30/40 + crop +
     brightness, CRF 40, 240p): 11 read vs 9 with the plain sign."""
     h, w = mean.shape
-    f = CELLS_PER_SIDE * BASE_SPC / min(h, w)
+    f = scheme.cells_per_side * BASE_SPC / min(h, w)
     size = (max(8, round(w * f)), max(8, round(h * f)))
     small = cv2.resize(mean, size, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
     r = small - cv2.medianBlur(small, MEDIAN)
@@ -146,9 +161,9 @@ def _fold(img: F32) -> F32:
 
 
 @functools.cache
-def _pilot_spectra(key: bytes) -> npt.NDArray[np.complex64]:
+def _pilot_spectra(key: bytes, scheme: Scheme) -> npt.NDArray[np.complex64]:
     """conj(rfft2) of the pilot at ``SPC`` samples per cell, in each of the four orientations."""
-    up = np.kron(_layout(key).pilot, np.ones((SPC, SPC), dtype=np.float32))
+    up = np.kron(_layout(key, scheme).pilot, np.ones((SPC, SPC), dtype=np.float32))
     return np.stack([np.conj(np.fft.rfft2(_oriented(up, f))) for f in FLIPS]).astype(np.complex64)
 
 
@@ -171,23 +186,25 @@ class _Candidate:
     dx: int
 
 
-def _score(res: F32, scale: float, angle: float, key: bytes) -> list[_Candidate]:
+def _score(res: F32, scale: float, angle: float, key: bytes, scheme: Scheme) -> list[_Candidate]:
     """Pilot correlation of one geometry in the four orientations: peak z-score and shift each."""
     folded = _fold(_warp(res, scale, angle))
     n = folded.shape[0]
-    corr = np.fft.irfft2(np.fft.rfft2(folded)[None] * _pilot_spectra(key), s=(n, n)).reshape(len(FLIPS), -1)
+    corr = np.fft.irfft2(np.fft.rfft2(folded)[None] * _pilot_spectra(key, scheme), s=(n, n)).reshape(
+        len(FLIPS), -1
+    )
     idx = np.argmax(corr, axis=1)
     peak = corr[np.arange(len(FLIPS)), idx]
     z = (peak - corr.mean(axis=1)) / (corr.std(axis=1) + 1e-9)
     return [_Candidate(float(z[f]), scale, angle, f, *divmod(int(idx[f]), n)) for f in range(len(FLIPS))]
 
 
-def _search(res: F32, key: bytes) -> list[_Candidate]:
+def _search(res: F32, key: bytes, scheme: Scheme) -> list[_Candidate]:
     """Coarse grid over scale x angle (every other step), then the full grid around the best."""
     coarse: list[_Candidate] = []
     for scale in SCALES[::2]:
         for angle in ANGLES[::2]:
-            coarse += _score(res, scale, angle, key)
+            coarse += _score(res, scale, angle, key, scheme)
     coarse.sort(key=lambda c: c.z, reverse=True)
     seen: set[tuple[float, float]] = set()
     found = list(coarse)
@@ -197,30 +214,38 @@ def _search(res: F32, key: bytes) -> list[_Candidate]:
             for a in ANGLES[max(0, ai - 1) : ai + 2]:
                 if (s, a) not in seen and (s != c.scale or a != c.angle):
                     seen.add((s, a))
-                    found += _score(res, s, a, key)
+                    found += _score(res, s, a, key, scheme)
     found.sort(key=lambda c: c.z, reverse=True)
     return found
 
 
-def soft_bits(res: F32, cand: _Candidate, key: bytes) -> F32:
+def soft_bits(res: F32, cand: _Candidate, key: bytes, scheme: Scheme = V2) -> F32:
     """De-spread the tile at the candidate's geometry into one soft value per coded bit."""
     folded = _fold(_warp(res, cand.scale, cand.angle))
     aligned = _oriented(np.roll(folded, (-cand.dy, -cand.dx), axis=(0, 1)), FLIPS[cand.flip])
     cells = aligned.reshape(TILE, SPC, TILE, SPC).mean(axis=(1, 3))
-    lay = _layout(key)
+    lay = _layout(key, scheme)
     mask = lay.bit_of_cell >= 0
     soft = np.bincount(lay.bit_of_cell[mask], weights=(cells * lay.chip)[mask], minlength=CODED_BITS)
     return (soft / (float(np.std(soft)) + 1e-9)).astype(np.float32)
 
 
 def detect(
-    mean_luma: F32, frames: int = 1, key: bytes = DEFAULT_KEY, candidates: int = CANDIDATES
+    mean_luma: F32,
+    frames: int = 1,
+    key: bytes = DEFAULT_KEY,
+    candidates: int = CANDIDATES,
+    scheme: Scheme = V2,
 ) -> Detection:
     """Find and decode the mark in an averaged luma image (any size, flip, small rotation, crop)."""
-    res = _residual(mean_luma.astype(np.float32))
-    ranked = _search(res, key)
+    return decode_residual(_residual(mean_luma.astype(np.float32), scheme), frames, key, candidates, scheme)
+
+
+def decode_residual(res: F32, frames: int, key: bytes, candidates: int, scheme: Scheme) -> Detection:
+    """Search the geometry on a weighted residual, then Viterbi-decode the best candidates."""
+    ranked = _search(res, key, scheme)
     for cand in ranked[:candidates]:
-        soft = soft_bits(res, cand, key)
+        soft = soft_bits(res, cand, key, scheme)
         wm_id = decode_bits(soft, key)
         if wm_id is not None:
             agreement = float(np.mean((soft > 0) == (encode_bits(wm_id, key) > 0)))

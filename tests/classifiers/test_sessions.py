@@ -13,7 +13,14 @@ from classifiers.base import DetectorInput, FrameBatch
 from classifiers.faces import FaceDetector
 from classifiers.minors import MinorLikelyDetector
 from classifiers.nsfw import OpenNsfwDetector
-from classifiers.sessions import FrameMemo, default_threads, prefetcher, set_worker_threads, worker_threads
+from classifiers.sessions import (
+    FrameMemo,
+    default_threads,
+    prefetcher,
+    set_model_threads,
+    set_worker_threads,
+    worker_threads,
+)
 
 ASTRONAUT = np.ascontiguousarray(data.astronaut()[:288])
 COFFEE = np.ascontiguousarray(data.coffee()[:288, :512])
@@ -35,6 +42,38 @@ def test_thread_budget_is_set_explicitly(monkeypatch: pytest.MonkeyPatch) -> Non
             set_worker_threads(0)
     finally:
         set_worker_threads(None)
+
+
+def test_the_model_budget_comes_before_the_worker_budget() -> None:
+    try:
+        set_worker_threads(3)
+        set_model_threads(1)
+        assert default_threads() == 1
+        set_model_threads(None)
+        assert default_threads() == 3
+        with pytest.raises(ValueError):
+            set_model_threads(0)
+    finally:
+        set_model_threads(None)
+        set_worker_threads(None)
+
+
+def test_model_outputs_do_not_depend_on_the_thread_count() -> None:
+    """Issue 18 runs model sessions on 1 thread instead of the worker's budget: every signal the
+    frame detectors give (scores, faces, ages, evidence) must be bit-identical either way."""
+    batch = [*frames(), np.ascontiguousarray(COFFEE[::-1]), np.ascontiguousarray(ASTRONAUT[::-1])]
+    stamps = [0.5 * i for i in range(len(batch))]
+    results = []
+    for threads in (1, 2):
+        nsfw = OpenNsfwDetector(intra_op_num_threads=threads)
+        faces = FaceDetector(intra_op_num_threads=threads)
+        minors = MinorLikelyDetector(intra_op_num_threads=threads)
+        assert nsfw._session.get_session_options().intra_op_num_threads == threads
+        fresh = [f.copy() for f in batch]  # new frame objects: no memo shared between the two
+        data_in = DetectorInput(frames=FrameBatch(fresh, stamps, 512, 288))
+        results.append((nsfw.frame_scores(fresh).tolist(), faces.detect(fresh), minors.detect(data_in)))
+    assert results[0] == results[1]
+    assert any(results[0][1]), "no face found: the comparison would prove little"
 
 
 def test_memo_forgets_a_frame_when_it_is_collected() -> None:

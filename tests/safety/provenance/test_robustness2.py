@@ -21,6 +21,7 @@ from safety.provenance.verify import detect_any
 from safety.provenance.wmread import detection_luma as mean_luma
 
 WID = "0ddba11c0ffee123"
+SCHEME2_STRENGTH = 2.3
 FAST = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23"]
 HALF = "lutyuv=y=val*0.5"
 
@@ -51,7 +52,8 @@ def marked2(clips: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) ->
     clip = clips["fractal"]
     fmt = probe_source(clip)
     out = tmp_path_factory.mktemp("marked2") / "fractal-s2.mp4"
-    encode_final(clip, out, fmt, mark=wm2.Embedder(WID, fmt.width, fmt.height, cfg.watermark_strength),
+    # scheme 2's own shipped strength (the configured one is scheme 3's, in chroma levels)
+    encode_final(clip, out, fmt, mark=wm2.Embedder(WID, fmt.width, fmt.height, SCHEME2_STRENGTH),
                  crf=cfg.crf, preset=cfg.preset)
     return out
 
