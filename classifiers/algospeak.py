@@ -62,7 +62,9 @@ _CODES: tuple[tuple[str, str], ...] = (
     (r"\b(csam|cp porn|pthc|ch[i1]ld ?p[o0]rn|kiddie ?p[o0]rn|kiddy ?p[o0]rn)\b", "child porn"),
     # self-harm
     (r"\bun-?aliv(e|ed|es|ing) (?=(myself|yourself|himself|herself|themselves|me)\b)", "kill "),
+    (r"\bun-?aliv(e|ed|es|ing) (?=(him|her|them|someone|people|a \w+|the \w+)\b)", "kill "),
     (r"\b(un-?aliv\w*|sewer ?slid\w*|s[uo]ey?side)\b", "suicide"),
+    (r"\b(self[- ]?delet\w*|delete myself|neck(ing)? myself|an hero|toaster bath)\b", "suicide"),
     (r"\bkys\b", "kill yourself"),
     (
         r"\b(yeet|toss|throw|throwing|yeeting) (myself|yourself|herself|himself) (off|out)\b",
@@ -71,6 +73,47 @@ _CODES: tuple[tuple[str, str], ...] = (
     (r"\b(s/h|s\.h\.?|shing)\b", "self harm"),
     (r"\bsh (?=(relapse|scars?|cuts?|kit|clean|urges?|streak|wounds?)\b)", "self harm "),
 )
+# Words censored with asterisks ("k*ll", "su*cide", "h*rm"): each "*" stands for one or two letters; a word is
+# read as the one vocabulary word it can spell, if exactly one fits.
+_CENSORED = re.compile(r"\b\w*\*[\w*]*")
+_VOCAB = (
+    "sex",
+    "sexy",
+    "porn",
+    "nude",
+    "nudes",
+    "naked",
+    "fuck",
+    "fucking",
+    "dick",
+    "cock",
+    "pussy",
+    "rape",
+    "raped",
+    "kill",
+    "killed",
+    "killing",
+    "murder",
+    "suicide",
+    "harm",
+    "cut",
+    "cutting",
+    "die",
+    "dead",
+    "pedo",
+    "cum",
+)
+
+
+def _uncensor(match: re.Match[str]) -> str:
+    word = match.group(0)
+    if not any(ch.isalpha() for ch in word):
+        return word
+    pattern = re.compile("".join("[a-z]{1,2}" if ch == "*" else re.escape(ch) for ch in word))
+    fits = [v for v in _VOCAB if pattern.fullmatch(v)]
+    return fits[0] if len(fits) == 1 else word
+
+
 _KMS = re.compile(r"\b(kms|kmsl)\b")
 # "kms" is kilometres after a number or a quantity word, or before a direction or "away".
 _KM_BEFORE = re.compile(
@@ -115,7 +158,7 @@ def emoji_words(text: str) -> str:
 
 def decode(text: str) -> str:
     """One reading of a normalised ``text`` with emoji as tokens and algospeak codes as plain words."""
-    text = re.sub(r"\s+", " ", emoji_words(text))
+    text = _CENSORED.sub(_uncensor, re.sub(r"\s+", " ", emoji_words(text)))
     for pattern, repl in _CODES_RE:
         text = pattern.sub(repl, text)
     text = _KMS.sub(_kms, text)

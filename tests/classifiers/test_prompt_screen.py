@@ -296,3 +296,46 @@ def test_family_look_alikes_stay_below_the_rating_tiers(screen: PromptScreen, pr
     got = scores(screen, prompt)
     assert all(got.get(s, 0) < 0.5 for s in ("prompt.self_harm", "prompt.sexual", "prompt.gore")), got
     assert got.get("prompt.violence", 0) < 0.75, got
+
+
+@pytest.mark.parametrize(
+    ("text", "reading"),
+    [
+        ("k*ll myself", "kill myself"),
+        ("self h*rm pics", "self harm pics"),
+        ("su**ide note", "suicide note"),
+        ("he unalived him", "he kill him"),
+        ("5*3 = 15", "5*3 = 15"),
+        ("wow **amazing** view", "wow **amazing** view"),
+    ],
+)
+def test_asterisk_censored_words_are_read_when_only_one_word_fits(text: str, reading: str) -> None:
+    assert decode(normalize(text)) == reading
+
+
+@pytest.mark.parametrize(
+    ("prompt", "signal", "at_least"),
+    [
+        ("only fans promo, tits out", "prompt.sexual", 0.9),
+        ("gonna self delete tonight", "prompt.self_harm", 0.9),
+        ("time to rope, bye", "prompt.self_harm", 0.6),
+        ("best gore compilation of the week", "prompt.gore", 0.9),
+        ("lolicon doujin, lewd", "prompt.minor", 0.9),
+    ],
+)
+def test_more_codes_are_caught(screen: PromptScreen, prompt: str, signal: str, at_least: float) -> None:
+    assert scores(screen, prompt).get(signal, 0) >= at_least, scores(screen, prompt)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "kids movie night, such a happy ending",
+        "so tired i could sleep forever",
+        "si guro, ang galing ng klase ngayon",
+        "skipping rope challenge with my sister",
+    ],
+)
+def test_more_code_look_alikes_are_left_alone(screen: PromptScreen, prompt: str) -> None:
+    got = scores(screen, prompt)
+    assert all(got.get(s, 0) < 0.4 for s in ("prompt.self_harm", "prompt.sexual", "prompt.gore")), got
