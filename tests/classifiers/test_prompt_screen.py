@@ -339,3 +339,26 @@ def test_more_codes_are_caught(screen: PromptScreen, prompt: str, signal: str, a
 def test_more_code_look_alikes_are_left_alone(screen: PromptScreen, prompt: str) -> None:
     got = scores(screen, prompt)
     assert all(got.get(s, 0) < 0.4 for s in ("prompt.self_harm", "prompt.sexual", "prompt.gore")), got
+
+
+def test_a_bare_age_said_of_a_person_is_a_minor_sign_and_durations_are_not(screen: PromptScreen) -> None:
+    """ "she's 14 and sent me her n00ds" reached adults in 3.3.0's first draft: a bare age is a minor sign."""
+    got = scores(screen, "she's 14 and sent me her n00ds")
+    assert got.get("prompt.minor", 0) >= 0.5 and got.get("prompt.sexual", 0) >= 0.9, got
+    assert scores(screen, "he is 9 months old and crawling").get("prompt.minor", 0) == 0
+    assert scores(screen, "she's 12 minutes late again").get("prompt.minor", 0) == 0
+
+
+@pytest.mark.parametrize(
+    ("prompt", "signal", "at_least"),
+    [
+        ("my stepsis caught me, full vid in bio", "prompt.sexual", 0.6),
+        ("3 weeks clean and the razor won again", "prompt.self_harm", 0.6),
+        ("skull split open after the fall from the roof, real", "prompt.gore", 0.9),
+        ("cartel beheading footage", "prompt.violence", 0.9),
+    ],
+)
+def test_tropes_relapse_and_gore_slang(
+    screen: PromptScreen, prompt: str, signal: str, at_least: float
+) -> None:
+    assert scores(screen, prompt).get(signal, 0) >= at_least, scores(screen, prompt)
