@@ -94,6 +94,8 @@ ATTACKS: dict[str, list[str]] = {
     "speed 2x": ["-vf", "setpts=0.5*PTS", "-r", "24", *FAST],
     "colour grade (saturation 1.4 + gamma 1.3)": ["-vf", "eq=saturation=1.4:gamma=1.3", *FAST],
     "brightness x0.5": ["-vf", HALF, *FAST],
+    # Not in issue 16's list, but a filter every editing app offers: it removes the colour planes.
+    "greyscale (black-and-white filter)": ["-vf", "hue=s=0", *FAST],
     "logo + caption overlay": ["-vf", _logo(), *FAST],
     "screen capture (75% + JPEG)": [
         "-vf",

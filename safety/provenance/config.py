@@ -32,6 +32,11 @@ class ProvenanceConfig(BaseModel):
     # frames below 720p get up to 1.5x, see watermark.effective_strength). Chosen by measurement:
     # robustness vs bitrate cost, luma PSNR/SSIM against the unmarked encode (benchmarks/WATERMARK.md).
     watermark_strength: float = Field(default=1.6, gt=0.0, le=8.0)
+    # Which mark new videos get (verify reads all three schemes): 3, chroma (default: +8% median size,
+    # luma untouched) is lost to a black-and-white filter; 2, luma, survives greyscale but costs about
+    # +22% median size and 38-45 dB luma PSNR (benchmarks/WATERMARK.md). Scheme 2's level is its own.
+    watermark_scheme: Literal[2, 3] = 3
+    watermark_strength_luma: float = Field(default=2.3, gt=0.0, le=8.0)
     # Frames the detector averages at most (more = slower verify, stronger evidence).
     watermark_max_frames: int = Field(default=240, ge=1, le=2000)
     # Secret that seeds the chip layout. Unset, a public default is used: anyone with this code can

@@ -67,6 +67,7 @@ def build_manifest(
     watermarked: bool,
     parent: Parent | None,
     claim_generator: str = "feedguard",
+    watermark_algorithm: str = WATERMARK_ALGORITHM,
 ) -> tuple[dict[str, Any], list[tuple[dict[str, Any], Path]]]:
     """Manifest definition and ingredients (definition, file) for ``Builder`` / ``sign``."""
     event, decision = request.event, request.decision
@@ -121,9 +122,9 @@ def build_manifest(
             {
                 "label": SOFT_BINDING_LABEL,
                 "data": {
-                    "alg": WATERMARK_ALGORITHM,
+                    "alg": watermark_algorithm,
                     "blocks": [{"scope": {}, "value": value}],
-                    "name": "feedguard invisible luma watermark (watermark id)",
+                    "name": "feedguard invisible watermark (watermark id)",
                 },
             }
         )

@@ -15,6 +15,7 @@ import re
 import tempfile
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import c2pa
@@ -24,6 +25,7 @@ from safety.events import VideoGenerated
 from safety.faults import failpoint
 from safety.media import VideoInfo
 from safety.media.samples import drawtext_available
+from safety.provenance import watermark2, watermark3
 from safety.provenance.config import ProvenanceConfig
 from safety.provenance.encode import EncodeError, SourceFormat, encode_final, probe_source
 from safety.provenance.manifest import Parent, build_manifest, summarize
@@ -32,7 +34,6 @@ from safety.provenance.onepass import EncodePlan
 from safety.provenance.signing import ProvenanceSigner, reader_context
 from safety.provenance.store import ProvenanceStore
 from safety.provenance.watermark import watermark_id_for
-from safety.provenance.watermark3 import Embedder
 from safety.publishing import CopyPublisher, PreparedAsset, PublishedAsset, PublishRequest
 from safety.store.db import Database
 from safety.store.models import utcnow
@@ -128,6 +129,7 @@ class ProvenancePublisher:
                 request,
                 watermark_id,
                 watermarked=self.config.watermark,
+                watermark_algorithm=self._scheme().ALGORITHM,
                 parent=self._parent(request.event.remix_of),
                 claim_generator=self.config.claim_generator,
             )
@@ -200,11 +202,17 @@ class ProvenancePublisher:
             timeout_s=self.config.encode_timeout_s,
         )
 
-    def _embedder(self, watermark_id: str, fmt: SourceFormat) -> Embedder | None:
+    def _scheme(self) -> ModuleType:
+        """The watermark module new videos are marked with (``ProvenanceConfig.watermark_scheme``)."""
+        return watermark2 if self.config.watermark_scheme == 2 else watermark3
+
+    def _embedder(self, watermark_id: str, fmt: SourceFormat) -> watermark2.Embedder | None:
         if not self.config.watermark:
             return None
-        key = self.config.watermark_key_bytes
-        return Embedder(watermark_id, fmt.width, fmt.height, self.config.watermark_strength, key)
+        key, cfg = self.config.watermark_key_bytes, self.config
+        if cfg.watermark_scheme == 2:
+            return watermark2.Embedder(watermark_id, fmt.width, fmt.height, cfg.watermark_strength_luma, key)
+        return watermark3.Embedder(watermark_id, fmt.width, fmt.height, cfg.watermark_strength, key)
 
     def _already_published(self, watermark_id: str) -> PublishedAsset | None:
         """A retry after the asset and record were written: reuse them if the file is intact."""

@@ -13,7 +13,7 @@ import pytest
 from safety.assets import LocalAssetStore
 from safety.cli.verify import add_parser, verify_summary
 from safety.media.samples import drawtext_available
-from safety.provenance import ProvenanceConfig, ProvenancePublisher, verify_file
+from safety.provenance import ProvenanceConfig, ProvenancePublisher, verify_file, watermark2, watermark3
 from safety.provenance.encode import probe_source
 from safety.provenance.manifest import TRAINED_ALGORITHMIC_MEDIA
 from safety.provenance.store import ProvenanceStore
@@ -237,3 +237,31 @@ def test_published_watermark_id_is_keyed_with_the_configured_secret(
     report = verify_file(asset_path(asset.uri), None, db, watermark_key=b"production-secret")
     assert report.watermark is not None and report.watermark.watermark_id == asset.watermark_id
     assert report.record is not None and report.record["video_id"] == "vid-keyed"
+
+
+@pytest.mark.parametrize("scheme", [2, 3])
+def test_the_configured_scheme_marks_new_videos_and_only_luma_survives_greyscale(
+    db: Database, tmp_path: Path, make_request: MakeRequest, clips: dict[str, Path], anchors: str,
+    ffmpeg: Callable[..., None], scheme: int,
+) -> None:
+    """Scheme 3 (chroma, the default) costs less bitrate; scheme 2 (luma) is the setting for feeds whose
+    users apply black-and-white filters: a greyscale copy keeps scheme 2's mark and loses scheme 3's."""
+    config = ProvenanceConfig(watermark_scheme=scheme)  # type: ignore[arg-type]
+    pub = ProvenancePublisher(LocalAssetStore(tmp_path / "assets"), db, config, data_dir=tmp_path / "data")
+    try:
+        asset = pub.publish(make_request(clips["card"], f"vid-scheme-{scheme}"))
+    finally:
+        pub.close()
+    report = verify_file(asset_path(asset.uri), anchors, db)
+    assert report.c2pa_state == "Trusted"
+    assert report.watermark is not None and report.watermark.watermark_id == asset.watermark_id
+    assert report.watermark.scheme == {2: watermark2.ALGORITHM, 3: watermark3.ALGORITHM}[scheme]
+    assert report.consistent is True  # the manifest's soft binding names the mark the file carries
+    grey = tmp_path / "grey.mp4"
+    ffmpeg("-i", str(asset_path(asset.uri)), "-vf", "hue=s=0", "-c:v", "libx264", "-crf", "23", str(grey))
+    seen = verify_file(grey, anchors, db).watermark
+    assert seen is not None
+    if scheme == 2:
+        assert seen.found and seen.watermark_id == asset.watermark_id
+    else:
+        assert not seen.found
