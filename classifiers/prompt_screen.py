@@ -7,13 +7,25 @@ construction, so changing a term is a policy change with a version, not a code c
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from classifiers.algospeak import decode, join_spaced
 from classifiers.base import Detector, DetectorInput, Evidence, Modality, Signal
 from classifiers.text_normalize import normalize
 from classifiers.text_tricks import readings
+
+
+def screen_texts(raw: str) -> list[str]:
+    """Every reading the lexicon tries. The classifier's normaliser too (look-alike letters, stretched
+    letters, "$ex"): the lexicon was evaded by "chiiild" while the classifier read "child". The algospeak
+    reading of each ("seggs", "kms", 🍆💦; issue 17). And the text only NFKC-folded and lower-cased: the
+    normalisers strip combining marks and map Cyrillic to Latin, which breaks Hindi, Korean and Russian words.
+    Spans refer to the text that matched."""
+    base = list(dict.fromkeys((normalize(raw), *readings(raw), normalize(join_spaced(raw)))))
+    return list(dict.fromkeys((*base, *map(decode, base), unicodedata.normalize("NFKC", raw).lower())))
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +63,7 @@ class PromptScreen(Detector):
         if data.text is None:
             raise ValueError("prompt_screen needs text input")
         raw = " ".join(t for t in (data.text.prompt, data.text.caption) if t)
-        # The classifier's normaliser too (look-alike letters, stretched letters, "$ex"): the lexicon was
-        # evaded by "chiiild" while the classifier read "child". Spans refer to the text that matched.
-        texts = list(dict.fromkeys((normalize(raw), *readings(raw))))
+        texts = screen_texts(raw)
         signals = []
         for category, terms in sorted(self._terms.items()):
             best = 0.0

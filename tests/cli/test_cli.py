@@ -117,7 +117,7 @@ def test_db_upgrade_on_postgres(pg_url: str) -> None:
 
 def test_policy_check_reports_the_bad_line(tmp_path: Path) -> None:
     ok = feedguard("policy", "check")
-    assert ok.returncode == 0 and "feedguard-default@3.2.0 ok" in ok.stdout
+    assert ok.returncode == 0 and "feedguard-default@3.3.0 ok" in ok.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         'policy: x\nversion: "1.0.0"\nrules:\n  - id: a\n    description: d\n'

@@ -23,7 +23,7 @@ def teen(**signals: float) -> Facts:
 def test_no_signals_publishes_to_everyone(engine: PolicyEngine) -> None:
     d = engine.decide(adult())
     assert (d.outcome, d.audience, d.trace) == (Outcome.PUBLISH, Audience.EVERYONE, [])
-    assert d.policy_version == "feedguard-default@3.2.0"
+    assert d.policy_version == "feedguard-default@3.3.0"
 
 
 def test_violence_is_rated_13_plus_with_the_rule_and_value_recorded(engine: PolicyEngine) -> None:

@@ -39,7 +39,7 @@ def test_happy_path_publish_hold_reject(broker: str, videos: dict[str, Path], ru
     assert ok.topic == FEED_PUBLISH
     assert ok.value["schema"] == "video.published/v1"
     assert ok.value["audience"] == "13+"
-    assert ok.value["policy_version"] == "feedguard-default@3.2.0"
+    assert ok.value["policy_version"] == "feedguard-default@3.3.0"
     assert ok.headers["decision_id"].decode() == ok.value["decision_id"]
     # The published file is the signed, watermarked re-encode, not the creator's upload.
     from safety.provenance.certs import dev_trust_anchors
