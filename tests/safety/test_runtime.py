@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from classifiers.sessions import default_threads, set_worker_threads, worker_threads
+from classifiers.sessions import default_threads, set_model_threads, set_worker_threads, worker_threads
 from safety.config import Settings
 from safety.runtime import build_publisher
 from safety.store import Database
@@ -13,6 +13,7 @@ from safety.store import Database
 
 def test_the_thread_budget_is_set_without_touching_the_environment(tmp_path: Path) -> None:
     before = dict(os.environ)
+    set_model_threads(None)  # a pipeline built earlier in this process set the model budget
     settings = Settings(data_dir=tmp_path, worker_threads=3, provenance={"enabled": False})
     db = Database(settings.resolved_database_url)
     try:

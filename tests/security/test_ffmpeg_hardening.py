@@ -29,6 +29,7 @@ RUNNER = Path("safety/media/tools.py")
 OTHER_PROCESSES = {
     Path("streams/broker.py"): "starts the local Tansu broker",
     Path("scripts/convert_blazeface.py"): "re-executes itself (python) with a pinned hash seed",
+    Path("scripts/screen_latency.py"): "runs `git show` for the old reference's screen and policy (no media)",
 }
 
 
