@@ -150,7 +150,7 @@ def test_every_text_threshold_is_the_operating_point_its_comment_names() -> None
 
 
 def test_the_classifier_alone_rates_violence_13_plus_only_above_its_3_3_0_leaf(engine: PolicyEngine) -> None:
-    """3.3.0 raised the text.violence 13+ leaf from 0.74 to 0.80 (benign restrictions on EVAL2 over budget)."""
+    """3.3.0 raised the text.violence 13+ leaf from 0.74 to 0.80 (EVAL2 benign restrictions over budget)."""
     assert decide(engine, text__violence=0.78)[:2] == (Outcome.PUBLISH, Audience.EVERYONE)
     assert decide(engine, text__violence=0.82)[:2] == (Outcome.PUBLISH, Audience.TEEN)
     # the lexicon's named fights still rate 13+ alone
