@@ -169,9 +169,7 @@ def test_sigkill_while_an_approval_is_published_then_another_api_takes_the_job_o
         assert worker.wait(120) == 0, worker.log()[-3000:]
         (held,) = decisions(pg_url)
         moderator = new_user(pg_url, "moderator")
-        victim = ApiProcess(
-            broker, pg_url, tmp_path, tiny_video.parent, failpoints="publish_job.before_done"
-        )
+        victim = ApiProcess(broker, pg_url, tmp_path, tiny_video.parent, failpoints="publish_job.before_done")
         victim.wait_ready()
         item_id = scalar(pg_url, f"SELECT id FROM review_items WHERE decision_id = '{held.id}'")
         with httpx.Client(base_url=victim.url, headers={"Authorization": f"Bearer {moderator}"}) as c:

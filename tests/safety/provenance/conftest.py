@@ -29,10 +29,12 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """3 s at 640x360 24 fps: a synthetic test card with a tone, and a detailed zooming fractal."""
     root = tmp_path_factory.mktemp("prov-clips")
     return {
-        "card": make_video(root / "card.mp4", source="testsrc2", duration_s=3.0, width=640, height=360,
-                           with_audio=True),
-        "fractal": make_video(root / "fractal.mp4", source="mandelbrot", duration_s=3.0, width=640,
-                              height=360),
+        "card": make_video(
+            root / "card.mp4", source="testsrc2", duration_s=3.0, width=640, height=360, with_audio=True
+        ),
+        "fractal": make_video(
+            root / "fractal.mp4", source="mandelbrot", duration_s=3.0, width=640, height=360
+        ),
     }
 
 
@@ -65,23 +67,42 @@ def anchors(publisher: ProvenancePublisher, data_dir: Path) -> str:
 
 
 def decision(audience: str = "everyone", labels: list[str] | None = None) -> Decision:
-    return Decision.model_validate({
-        "outcome": "published", "audience": audience, "reasons": [], "creator_message": None,
-        "priority": None, "labels": labels or [], "policy": "default", "policy_version": "default@1.2.0",
-        "policy_digest": "ab" * 32, "trace": [],
-    })
+    return Decision.model_validate(
+        {
+            "outcome": "published",
+            "audience": audience,
+            "reasons": [],
+            "creator_message": None,
+            "priority": None,
+            "labels": labels or [],
+            "policy": "default",
+            "policy_version": "default@1.2.0",
+            "policy_digest": "ab" * 32,
+            "trace": [],
+        }
+    )
 
 
 @pytest.fixture
 def make_request() -> MakeRequest:
-    def make(source: Path, video_id: str = "vid-1", *, decision_id: str | None = None,
-             reviewed_by: str | None = None, grants: list[dict[str, Any]] | None = None,
-             **extra: Any) -> PublishRequest:
+    def make(
+        source: Path,
+        video_id: str = "vid-1",
+        *,
+        decision_id: str | None = None,
+        reviewed_by: str | None = None,
+        grants: list[dict[str, Any]] | None = None,
+        **extra: Any,
+    ) -> PublishRequest:
         ev = VideoGenerated.model_validate(event(video_id, source.resolve().as_uri(), **extra))
         return PublishRequest(
-            event=ev, source=source, info=probe(source, MediaLimits()),
-            decision_id=decision_id or str(uuid.uuid4()), decision=decision(labels=["ai.generated"]),
-            reviewed_by=reviewed_by, grants=grants or [],
+            event=ev,
+            source=source,
+            info=probe(source, MediaLimits()),
+            decision_id=decision_id or str(uuid.uuid4()),
+            decision=decision(labels=["ai.generated"]),
+            reviewed_by=reviewed_by,
+            grants=grants or [],
         )
 
     return make
@@ -92,7 +113,11 @@ def ffmpeg() -> Callable[..., None]:
     """Run ffmpeg quietly (the transforms an attacker or a re-upload would apply)."""
 
     def run(*args: str) -> None:
-        subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y", *args], check=True,
-                       capture_output=True, timeout=300)
+        subprocess.run(
+            ["ffmpeg", "-hide_banner", "-nostdin", "-v", "error", "-y", *args],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
 
     return run

@@ -29,11 +29,19 @@ def asset_path(uri: str) -> Path:
 
 
 def test_published_file_is_trusted_with_only_the_dev_root(
-    publisher: ProvenancePublisher, make_request: MakeRequest, clips: dict[str, Path], anchors: str,
+    publisher: ProvenancePublisher,
+    make_request: MakeRequest,
+    clips: dict[str, Path],
+    anchors: str,
     db: Database,
 ) -> None:
-    req = make_request(clips["card"], "vid-card", generator="sora-2", reviewed_by="mod-7",
-                       grants=[{"cameo": "user-9", "consent": "granted"}])
+    req = make_request(
+        clips["card"],
+        "vid-card",
+        generator="sora-2",
+        reviewed_by="mod-7",
+        grants=[{"cameo": "user-9", "consent": "granted"}],
+    )
     asset = publisher.publish(req)
     path = asset_path(asset.uri)
     assert path.is_file() and path.name == f"{req.decision_id}.mp4" and path.parent.name == "vid-card"
@@ -60,8 +68,9 @@ def test_published_file_is_trusted_with_only_the_dev_root(
     assert report.provenance_established
 
     # The raw reader agrees, with the dev root as the only anchor.
-    ctx = c2pa.Context.from_dict({"trust": {"user_anchors": anchors},
-                                  "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}})
+    ctx = c2pa.Context.from_dict(
+        {"trust": {"user_anchors": anchors}, "verify": {"remote_manifest_fetch": False, "ocsp_fetch": False}}
+    )
     with ctx, open(path, "rb") as f, c2pa.Reader("video/mp4", f, None, ctx) as reader:
         assert reader.get_validation_state() == "Trusted"
         active = reader.get_active_manifest()
@@ -88,7 +97,10 @@ def test_without_anchor_the_same_file_is_only_valid(
 
 
 def test_one_flipped_media_byte_makes_it_invalid(
-    publisher: ProvenancePublisher, make_request: MakeRequest, clips: dict[str, Path], anchors: str,
+    publisher: ProvenancePublisher,
+    make_request: MakeRequest,
+    clips: dict[str, Path],
+    anchors: str,
     tmp_path: Path,
 ) -> None:
     data = bytearray(asset_path(publisher.publish(make_request(clips["card"])).uri).read_bytes())
@@ -105,8 +117,14 @@ def test_one_flipped_media_byte_makes_it_invalid(
 
 @pytest.mark.parametrize("how", ["strip", "reencode"])
 def test_stripped_manifest_is_recovered_through_the_watermark(
-    publisher: ProvenancePublisher, make_request: MakeRequest, clips: dict[str, Path], anchors: str,
-    db: Database, tmp_path: Path, ffmpeg: Callable[..., None], how: str,
+    publisher: ProvenancePublisher,
+    make_request: MakeRequest,
+    clips: dict[str, Path],
+    anchors: str,
+    db: Database,
+    tmp_path: Path,
+    ffmpeg: Callable[..., None],
+    how: str,
 ) -> None:
     asset = publisher.publish(make_request(clips["card"], "vid-strip", generator="veo-3"))
     copy = tmp_path / "copy.mp4"
@@ -143,7 +161,10 @@ def test_a_file_that_is_not_a_video_is_reported_not_raised(tmp_path: Path, ancho
 
 
 def test_remix_carries_its_parent_as_ingredient(
-    publisher: ProvenancePublisher, make_request: MakeRequest, clips: dict[str, Path], anchors: str,
+    publisher: ProvenancePublisher,
+    make_request: MakeRequest,
+    clips: dict[str, Path],
+    anchors: str,
     db: Database,
 ) -> None:
     parent = publisher.publish(make_request(clips["card"], "vid-parent"))
@@ -183,8 +204,12 @@ def test_retried_publish_is_idempotent(
 
 
 def test_cli_verify_json_and_summary(
-    publisher: ProvenancePublisher, make_request: MakeRequest, clips: dict[str, Path], data_dir: Path,
-    pg_url: str, capsys: pytest.CaptureFixture[str],
+    publisher: ProvenancePublisher,
+    make_request: MakeRequest,
+    clips: dict[str, Path],
+    data_dir: Path,
+    pg_url: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     path = asset_path(publisher.publish(make_request(clips["card"], "vid-cli")).uri)
     parser = argparse.ArgumentParser(prog="feedguard")
@@ -206,12 +231,17 @@ def test_cli_verify_json_and_summary(
 
 
 def test_visible_badge_is_optional_and_keeps_both_marks(
-    db: Database, data_dir: Path, make_request: MakeRequest, clips: dict[str, Path], anchors: str,
+    db: Database,
+    data_dir: Path,
+    make_request: MakeRequest,
+    clips: dict[str, Path],
+    anchors: str,
 ) -> None:
     if not drawtext_available():
         pytest.skip("this ffmpeg cannot render drawtext with a default font")
-    badged = ProvenancePublisher(LocalAssetStore(data_dir / "assets"), db,
-                                 ProvenanceConfig(visible_badge=True), data_dir=data_dir)
+    badged = ProvenancePublisher(
+        LocalAssetStore(data_dir / "assets"), db, ProvenanceConfig(visible_badge=True), data_dir=data_dir
+    )
     try:
         asset = badged.publish(make_request(clips["card"], "vid-badge"))
     finally:
@@ -241,8 +271,13 @@ def test_published_watermark_id_is_keyed_with_the_configured_secret(
 
 @pytest.mark.parametrize("scheme", [2, 3])
 def test_the_configured_scheme_marks_new_videos_and_only_luma_survives_greyscale(
-    db: Database, tmp_path: Path, make_request: MakeRequest, clips: dict[str, Path], anchors: str,
-    ffmpeg: Callable[..., None], scheme: int,
+    db: Database,
+    tmp_path: Path,
+    make_request: MakeRequest,
+    clips: dict[str, Path],
+    anchors: str,
+    ffmpeg: Callable[..., None],
+    scheme: int,
 ) -> None:
     """Scheme 3 (chroma, the default) costs less bitrate; scheme 2 (luma) is the setting for feeds whose
     users apply black-and-white filters: a greyscale copy keeps scheme 2's mark and loses scheme 3's."""

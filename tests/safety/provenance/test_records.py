@@ -26,10 +26,15 @@ def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
 
 def record(wid: str, video: str, minutes: int) -> ProvenanceRecord:
     return ProvenanceRecord(
-        watermark_id=wid, video_id=video, decision_id=f"d-{wid}", asset_uri=f"file:///a/{wid}.mp4",
+        watermark_id=wid,
+        video_id=video,
+        decision_id=f"d-{wid}",
+        asset_uri=f"file:///a/{wid}.mp4",
         manifest_json={"active_manifest": "urn:c2pa:x", "manifests": {"urn:c2pa:x": {"title": wid}}},
-        manifest_label="urn:c2pa:x", signed_at=datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes),
-        algorithm="es256", sha256="0" * 64,
+        manifest_label="urn:c2pa:x",
+        signed_at=datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes),
+        algorithm="es256",
+        sha256="0" * 64,
     )
 
 
@@ -63,4 +68,10 @@ def test_key_and_chain_are_configured_together(tmp_path: Path) -> None:
         ProvenanceConfig(tsa_url="ftp://tsa")
     cfg = ProvenanceConfig()
     assert (cfg.enabled, cfg.algorithm, cfg.tsa_url, cfg.watermark, cfg.crf, cfg.visible_badge) == (
-        True, "es256", None, True, 20, False)
+        True,
+        "es256",
+        None,
+        True,
+        20,
+        False,
+    )

@@ -32,7 +32,12 @@ ATTACKS: dict[str, list[str]] = {
     "rotate -5 deg, cropped": ["-vf", "rotate=-5*PI/180,crop=iw*0.86:ih*0.86,scale=640:360", *FAST],
     "H.264 CRF 40": ["-c:v", "libx264", "-preset", "medium", "-crf", "40"],
     "CRF 30 + crop 71% + brightness 0.5": [
-        "-vf", f"crop=iw*0.843:ih*0.843,{HALF}", "-c:v", "libx264", "-crf", "30"
+        "-vf",
+        f"crop=iw*0.843:ih*0.843,{HALF}",
+        "-c:v",
+        "libx264",
+        "-crf",
+        "30",
     ],
     "downscale to 240p": ["-vf", "scale=-2:240", *FAST],
     "letterbox 10%": ["-vf", "pad=iw:ih*1.1:0:(oh-ih)/2", *FAST],
@@ -53,8 +58,14 @@ def marked2(clips: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) ->
     fmt = probe_source(clip)
     out = tmp_path_factory.mktemp("marked2") / "fractal-s2.mp4"
     # scheme 2's own shipped strength (the configured one is scheme 3's, in chroma levels)
-    encode_final(clip, out, fmt, mark=wm2.Embedder(WID, fmt.width, fmt.height, SCHEME2_STRENGTH),
-                 crf=cfg.crf, preset=cfg.preset)
+    encode_final(
+        clip,
+        out,
+        fmt,
+        mark=wm2.Embedder(WID, fmt.width, fmt.height, SCHEME2_STRENGTH),
+        crf=cfg.crf,
+        preset=cfg.preset,
+    )
     return out
 
 
@@ -74,8 +85,9 @@ def test_videos_marked_with_scheme_1_are_still_read(clips: dict[str, Path], tmp_
     """Fallback for videos published before issue 16: their scheme 1 mark is still found."""
     fmt = probe_source(clips["card"])
     out = tmp_path / "old.mp4"
-    encode_final(clips["card"], out, fmt, mark=wm1.Embedder(WID, fmt.width, fmt.height, 2.0), crf=20,
-                 preset="veryfast")
+    encode_final(
+        clips["card"], out, fmt, mark=wm1.Embedder(WID, fmt.width, fmt.height, 2.0), crf=20, preset="veryfast"
+    )
     mean, frames = mean_luma(out)
     det, scheme = detect_any(mean, frames, wm1.DEFAULT_KEY)
     assert det.watermark_id == WID and scheme == wm1.ALGORITHM

@@ -18,7 +18,7 @@ def scene(h: int, w: int, frames: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     cells = rng.uniform(30, 220, (h // 40 + 4, w // 40 + 4)).astype(np.float32)
     base = cv2.resize(cells, (w + 160, h + 160), interpolation=cv2.INTER_CUBIC)
-    out = [base[3 * i: 3 * i + h, 2 * i: 2 * i + w] + rng.normal(0, 3, (h, w)) for i in range(frames)]
+    out = [base[3 * i : 3 * i + h, 2 * i : 2 * i + w] + rng.normal(0, 3, (h, w)) for i in range(frames)]
     return np.clip(np.stack(out), 0, 255).astype(np.uint8)
 
 
