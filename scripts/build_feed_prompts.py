@@ -260,20 +260,27 @@ def build(
                 continue
             group = f"{path.stem}/{seed['topic']}/{i}"
             limit = GENERATED_VARIANTS if path.stem == "train_generated" else None
-            for text, style in variants(seed, split, limit):
-                rows.append(
-                    {
-                        "text": text,
-                        "label": label,
-                        "labels": CLASSIFIER_LABELS[label],
-                        "split": split,
-                        "lang": seed["lang"],
-                        "topic": seed["topic"],
-                        "group": group,
-                        "style": style,
-                    }
-                )
+            rows += _rows(seed, label, split, group, limit)
     return rows + content_free_rows() + eval2_rows(eval2) + eval2_rows(eval3, "eval3")
+
+
+def _rows(
+    seed: dict[str, str], label: str, split: str, group: str, limit: int | None
+) -> list[dict[str, Any]]:
+    """One row per surface variant of ``seed`` (the jsonl's row shape, in one place)."""
+    return [
+        {
+            "text": text,
+            "label": label,
+            "labels": CLASSIFIER_LABELS[label],
+            "split": split,
+            "lang": seed["lang"],
+            "topic": seed["topic"],
+            "group": group,
+            "style": style,
+        }
+        for text, style in variants(seed, split, limit)
+    ]
 
 
 def eval2_rows(eval2: Path = EVAL2, split: str = "eval2") -> list[dict[str, Any]]:
@@ -287,19 +294,7 @@ def eval2_rows(eval2: Path = EVAL2, split: str = "eval2") -> list[dict[str, Any]
             if path.stem == "harmful" and label not in HARM:
                 raise ValueError(f"{split}/{path.name}: unknown harm category {topic!r}")
             limit = 1 if label == "content_free" else None
-            for text, style in variants(seed, split, limit):
-                rows.append(
-                    {
-                        "text": text,
-                        "label": label,
-                        "labels": CLASSIFIER_LABELS[label],
-                        "split": split,
-                        "lang": seed["lang"],
-                        "topic": topic,
-                        "group": f"{split}/{path.stem}/{topic}/{i}",
-                        "style": style,
-                    }
-                )
+            rows += _rows(seed, label, split, f"{split}/{path.stem}/{topic}/{i}", limit)
     return rows
 
 
