@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from scripts.build_feed_prompts import (
     EVAL2,
@@ -20,8 +21,8 @@ from scripts.build_feed_prompts import (
 )
 
 
-def test_eval2_rows_are_built_committed_and_large_enough() -> None:
-    rows = build()
+def test_eval2_rows_are_built_committed_and_large_enough(feed_rows: list[dict[str, Any]]) -> None:
+    rows = feed_rows
     eval2 = [r for r in rows if r["split"] == "eval2"]
     assert eval2 == load("eval2"), "feed_prompts.jsonl is stale: run scripts/build_feed_prompts.py"
     seeds = Counter(r["label"] for r in {r["group"]: r for r in eval2}.values())
@@ -43,11 +44,11 @@ def test_eval2_decorations_are_its_own() -> None:
     assert not any(a.strip() in b or b.strip() in a for a in mine for b in others)
 
 
-def test_no_train_caption_is_near_an_eval2_caption() -> None:
+def test_no_train_caption_is_near_an_eval2_caption(feed_rows: list[dict[str, Any]]) -> None:
     held = [
         grams(s["text"]) for p in EVAL2.glob("*.txt") for s in parse_seeds(p) if s["topic"] != "content_free"
     ]
-    train_bare = [r["text"] for r in build() if r["split"] == "train" and r["style"] == "bare"]
+    train_bare = [r["text"] for r in feed_rows if r["split"] == "train" and r["style"] == "bare"]
     near = sum(near_duplicate(grams(t), held) for t in train_bare)
     assert near == 0, f"{near} train captions are near-duplicates of EVAL2 captions"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from scripts.build_feed_prompts import (
     EVAL2,
@@ -27,8 +28,8 @@ def _captions(folder: Path) -> list[str]:
     return [s["text"] for p in folder.glob("*.txt") for s in parse_seeds(p) if s["topic"] != "content_free"]
 
 
-def test_eval3_rows_are_built_committed_and_large_enough() -> None:
-    rows = build()
+def test_eval3_rows_are_built_committed_and_large_enough(feed_rows: list[dict[str, Any]]) -> None:
+    rows = feed_rows
     eval3 = [r for r in rows if r["split"] == "eval3"]
     assert eval3 == load("eval3"), "feed_prompts.jsonl is stale: run scripts/build_feed_prompts.py"
     seeds = Counter(r["label"] for r in {r["group"]: r for r in eval3}.values())
@@ -52,9 +53,11 @@ def test_eval3_decorations_are_its_own() -> None:
     assert harmful and all(r["text"].rsplit(" ", 1)[1] in EXTRA_NEUTRAL_TAGS["eval3"] for r in harmful)
 
 
-def test_no_train_caption_is_near_an_eval3_caption_and_eval3_repeats_no_eval2_caption() -> None:
+def test_no_train_caption_is_near_an_eval3_caption_and_eval3_repeats_no_eval2_caption(
+    feed_rows: list[dict[str, Any]],
+) -> None:
     held = [grams(t) for t in _captions(EVAL3)]
-    train_bare = [r["text"] for r in build() if r["split"] == "train" and r["style"] == "bare"]
+    train_bare = [r["text"] for r in feed_rows if r["split"] == "train" and r["style"] == "bare"]
     assert sum(near_duplicate(grams(t), held) for t in train_bare) == 0
     eval2 = [grams(t) for t in _captions(EVAL2)]
     assert not [t for t in _captions(EVAL3) if near_duplicate(grams(t), eval2)]

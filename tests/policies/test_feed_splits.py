@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from scripts.build_feed_prompts import OUT, SEEDS, build, grams, near_duplicate, parse_seeds
+from scripts.build_feed_prompts import OUT, SEEDS, grams, near_duplicate, parse_seeds
 
 
-@pytest.fixture(scope="module")
-def rows() -> list[dict[str, Any]]:
-    return build()
+@pytest.fixture
+def rows(feed_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return feed_rows
 
 
 def test_val_files_land_in_val_and_train_holds_no_paraphrase_of_them(
