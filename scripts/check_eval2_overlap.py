@@ -9,9 +9,9 @@ compared by exact normalised text instead. Also reports near-duplicates inside E
 effective size).
 
 EVAL3 (``--split eval3``) is checked the same way, against the seeds, ``prompts.jsonl`` and EVAL2 too (its
-author never read EVAL2 either), printing only EVAL3 captions.
+author never read EVAL2 either), printing only EVAL3 captions; EVAL4 (``--split eval4``) against all of them.
 
-Run: ``python scripts/check_eval2_overlap.py [--split eval3]`` (exit status 1 if any collision).
+Run: ``python scripts/check_eval2_overlap.py [--split eval3|eval4]`` (exit status 1 if any collision).
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ from scripts.build_feed_prompts import (  # noqa: E402
 
 PROMPTS = ROOT / "classifiers" / "data" / "prompts.jsonl"
 # each independent set, and the earlier independent sets it must not repeat either
-SETS = {"eval2": (EVAL2, ()), "eval3": (EVAL3, (EVAL2,))}
+EVAL4 = ROOT / "benchmarks" / "feed_prompts" / "eval4"
+SETS = {"eval2": (EVAL2, ()), "eval3": (EVAL3, (EVAL2,)), "eval4": (EVAL4, (EVAL2, EVAL3))}
 
 
 def existing_texts(earlier: tuple[Path, ...] = ()) -> list[str]:
